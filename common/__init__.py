@@ -1,0 +1,1 @@
+"""Pieces every layer shares: the user-facing error type and package locations."""

@@ -1,0 +1,159 @@
+"""The style network: a small conv-transformer-conv generator that runs on every video frame.
+
+Shape of the data: `x` is Bx3xHxW float RGB in [0, 1]; the output has the same shape and range.
+H and W may be anything: the network pads to a multiple of 8 internally and crops back.
+
+Design constraints (why it looks like this):
+- Real time at 1080p: the attention is *linear* in the number of tokens ("efficient attention",
+  Shen et al. 2021: softmax over channels for queries, over tokens for keys), so cost grows
+  with pixels, not pixels squared.
+- Clean ONNX / TensorRT FP16 export: only conv, matmul, softmax, reshape, pad, resize.
+  Normalisation is a per-pixel LayerNorm over channels (a reduction over <=64 values), never an
+  instance norm over millions of pixels, so FP16 does not overflow. The key softmax over tokens is
+  max-subtracted and sums to 1, so `keys^T @ values` is a weighted mean and stays bounded.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+PAD_MULTIPLE = 8
+
+
+class LayerNorm2d(nn.Module):
+    """LayerNorm over the channel axis of a BxCxHxW map (one small reduction per pixel)."""
+
+    def __init__(self, channels: int, eps: float = 1e-5):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = x.mean(dim=1, keepdim=True)
+        var = (x - mean).pow(2).mean(dim=1, keepdim=True)
+        x = (x - mean) * torch.rsqrt(var + self.eps)
+        return x * self.weight[:, None, None] + self.bias[:, None, None]
+
+
+class ConvLayer(nn.Sequential):
+    """Reflection-padded conv (no border artefacts), optional channel LayerNorm, SiLU.
+
+    The full- and half-resolution layers skip the norm: there it costs more than the conv.
+    """
+
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, norm: bool = True):
+        layers: list[nn.Module] = [
+            nn.ReflectionPad2d(kernel // 2),
+            nn.Conv2d(cin, cout, kernel, stride=stride),
+        ]
+        if norm:
+            layers.append(LayerNorm2d(cout))
+        layers.append(nn.SiLU())
+        super().__init__(*layers)
+
+
+class LinearAttention(nn.Module):
+    """Multi-head efficient attention over the HxW tokens of a BxCxHxW map; O(H*W*C^2)."""
+
+    def __init__(self, dim: int, heads: int = 4):
+        super().__init__()
+        assert dim % heads == 0, "dim must divide into heads"
+        self.heads = heads
+        self.to_qkv = nn.Conv2d(dim, dim * 3, 1, bias=False)
+        self.to_out = nn.Conv2d(dim, dim, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        q, k, v = self.to_qkv(x).reshape(b, 3, self.heads, c // self.heads, h * w).unbind(1)
+        q = q.softmax(dim=-2)  # over channels of each token
+        k = k.softmax(dim=-1)  # over tokens: a distribution, so k @ v^T is a weighted mean
+        context = torch.matmul(k, v.transpose(-1, -2))  # B x heads x d x d
+        out = torch.matmul(context.transpose(-1, -2), q)  # B x heads x d x N
+        return self.to_out(out.reshape(b, c, h, w))
+
+
+class TransformerBlock(nn.Module):
+    """Pre-norm block: conditional position (depthwise conv), attention, feed-forward, residuals."""
+
+    def __init__(self, dim: int, heads: int = 4, ffn_mult: int = 2):
+        super().__init__()
+        self.position = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
+        self.norm1 = LayerNorm2d(dim)
+        self.attention = LinearAttention(dim, heads)
+        self.norm2 = LayerNorm2d(dim)
+        self.feed_forward = nn.Sequential(
+            nn.Conv2d(dim, dim * ffn_mult, 1),
+            nn.SiLU(),
+            nn.Conv2d(dim * ffn_mult, dim, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.position(x)
+        x = x + self.attention(self.norm1(x))
+        return x + self.feed_forward(self.norm2(x))
+
+
+class SeparableResidual(nn.Module):
+    """Depthwise 3x3 + pointwise conv with a residual: local texture at 1/16 the cost of a full conv."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(dim, dim, 3, padding=1, groups=dim),
+            LayerNorm2d(dim),
+            nn.Conv2d(dim, dim, 1),
+            nn.SiLU(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class StyleNetwork(nn.Module):
+    """Feed-forward stylizer: space-to-depth conv stem (/4), transformer blocks on /8 tokens,
+    pixel-shuffle decoder back to full size.
+
+    Nothing runs at full resolution except the final pixel shuffle, which is why a 640x360
+    frame costs well under a gigaflop. Hyper-parameters are constructor arguments so a checkpoint's
+    JSON rebuilds the exact architecture (`StyleNetwork(**meta["architecture"])`).
+    """
+
+    def __init__(self, base_channels: int = 24, dim: int = 64, depth: int = 4, heads: int = 4, ffn_mult: int = 2):
+        super().__init__()
+        c = base_channels
+        self.architecture = dict(base_channels=base_channels, dim=dim, depth=depth, heads=heads, ffn_mult=ffn_mult)
+        self.stem = nn.Sequential(
+            nn.PixelUnshuffle(2),  # 3 x H x W -> 12 x H/2 x W/2, free
+            ConvLayer(12, c, 3, norm=False),
+            ConvLayer(c, 2 * c, 3, stride=2),  # H/4
+            SeparableResidual(2 * c),
+        )
+        self.down = ConvLayer(2 * c, dim, 3, stride=2)  # H/8 tokens
+        self.blocks = nn.Sequential(*[TransformerBlock(dim, heads, ffn_mult) for _ in range(depth)])
+        self.up = nn.Conv2d(dim, 2 * c, 1)
+        self.decoder = nn.Sequential(
+            SeparableResidual(2 * c),
+            nn.Conv2d(2 * c, 4 * (c // 2), 1),
+            nn.PixelShuffle(2),  # H/2
+            ConvLayer(c // 2, c // 2, 3, norm=False),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(c // 2, 12, 3),
+            nn.PixelShuffle(2),  # full size, 3 channels
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        pad_h = (PAD_MULTIPLE - h % PAD_MULTIPLE) % PAD_MULTIPLE
+        pad_w = (PAD_MULTIPLE - w % PAD_MULTIPLE) % PAD_MULTIPLE
+        x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+        features = self.stem(x * 2.0 - 1.0)
+        tokens = self.blocks(self.down(features))
+        upsampled = F.interpolate(self.up(tokens), scale_factor=2.0, mode="nearest")
+        y = torch.sigmoid(self.decoder(features + upsampled))
+        return y[..., :h, :w]
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
