@@ -1,0 +1,62 @@
+"""What happens to one frame, shared by `stream.py run` and the WebRTC server: stylize, then captions.
+
+Controls (style, strength, style on/off, captions on/off) can change from another thread at any
+time (hotkeys, the browser's data channel); a lock makes a style switch atomic with respect to
+the frame being processed, so the stream never stops.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from export.backends import Stylizer
+from realtime.captioner.base import CaptionRenderer, CaptionSource
+from realtime.frames import Frame
+
+
+class FrameProcessor:
+    """stylizer -> (optional) caption overlay, with live controls."""
+
+    def __init__(
+        self,
+        stylizer: Stylizer,
+        strength: float = 1.0,
+        captions: CaptionSource | None = None,
+        renderer: CaptionRenderer | None = None,
+    ):
+        self.stylizer = stylizer
+        self.strength = strength
+        self.style_enabled = True
+        self.captions = captions
+        self.renderer = renderer
+        self.captions_enabled = captions is not None and renderer is not None
+        self._lock = threading.Lock()
+
+    @property
+    def style_name(self) -> str:
+        return self.stylizer.info.name
+
+    def set_style(self, style: str | Path) -> str:
+        """Switch style between two frames; returns the new style's name."""
+        with self._lock:
+            return self.stylizer.load_style(style).name
+
+    def set_strength(self, strength: float) -> None:
+        self.strength = min(1.0, max(0.0, float(strength)))
+
+    def process(self, frame: Frame) -> Frame:
+        """Returns a new Frame (same pts/captured_at) with the stylized, captioned image."""
+        started = time.perf_counter()
+        image = frame.image
+        with self._lock:
+            if self.style_enabled and self.strength > 0.0:
+                image = self.stylizer(image, self.strength)
+        stylized = time.perf_counter()
+        if self.captions is not None:
+            self.captions.offer(frame, self.style_name)  # the captioner sees the camera, not the style
+            if self.captions_enabled and self.renderer is not None:
+                image = self.renderer.draw(image, self.captions.active(frame.pts), frame.pts)
+        done = time.perf_counter()
+        timings = dict(frame.timings, stylize=stylized - started, overlay=done - stylized)
+        return Frame(image, frame.pts, frame.captured_at, frame.index, frame.time_base, timings)
