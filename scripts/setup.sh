@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# One-step set-up on a fresh Linux machine: system packages, a virtualenv in .venv, the project.
+#
+#   bash scripts/setup.sh          # run-time only
+#   bash scripts/setup.sh --dev    # + test tools (Chromium for the browser tests, pytest, the peer)
+#
+# torch is installed FIRST and pinned (STYLECAST_TORCH, default torch==2.13.0) so that pip never
+# resolves an unpinned torch, which on PyPI means several GB of CUDA packages. GPU users: install
+# the CUDA build of torch into .venv before (or after) this script, then `pip install -e .[tensorrt]`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEV=0
+[[ "${1:-}" == "--dev" ]] && DEV=1
+PYTHON=${PYTHON:-python3}
+TORCH_SPEC=${STYLECAST_TORCH:-torch==2.13.0}
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+# --- system packages (Debian/Ubuntu) ---------------------------------------------------------
+APT_PACKAGES=(espeak-ng fonts-wqy-microhei libgl1 libglib2.0-0)
+[[ $DEV == 1 ]] && APT_PACKAGES+=(chromium xvfb)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ((${#missing[@]})); then
+  if command -v apt-get >/dev/null; then
+    SUDO=""; [[ $(id -u) != 0 ]] && SUDO="sudo"
+    say "installing system packages: ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    say "warning: not a Debian/Ubuntu system; please install: ${missing[*]}"
+  fi
+fi
+
+# --- python ----------------------------------------------------------------------------------
+if [[ ! -x .venv/bin/python ]]; then
+  say "creating .venv with $($PYTHON --version)"
+  $PYTHON -m venv .venv
+fi
+PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
+if ! .venv/bin/python -c "import torch" 2>/dev/null; then
+  say "installing $TORCH_SPEC"
+  "${PIP[@]}" "$TORCH_SPEC"
+fi
+extras=""
+[[ $DEV == 1 ]] && extras="[dev]"
+say "installing stylecast$extras (editable)"
+"${PIP[@]}" -e ".$extras"
+say "done: $(.venv/bin/stylecast --version 2>/dev/null || echo stylecast) is in .venv/bin"
