@@ -47,10 +47,60 @@ def cmd_styles(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- run --------------------------------------------------------------------------------------
+
+def add_run_parser(sub: argparse._SubParsersAction) -> None:
+    p = _parser(sub, "run", "Style a camera, video file, stream, image folder or the built-in demo, live or to a file.", f"""
+        {PROG} run                                       # the built-in demo scene, in a preview window
+        {PROG} run --source 0 --virtual-camera           # webcam -> OBS virtual camera (Zoom, Meet, OBS)
+        {PROG} run --source 0 --style mosaic --strength 0.7 --resolution 1280x720
+        {PROG} run --source in.mp4 --output out.mp4      # style a recording; keeps audio and timing
+        {PROG} run --source clips/ --output styled/      # every video in a folder
+        {PROG} run --source rtsp://cam.local/stream --reconnect --headless --output cam.mkv
+        {PROG} run --source demo --headless --duration 10 --output demo.mp4
+    """)
+    p.add_argument("--source", default="demo",
+                   help="camera index (0), /dev/videoN, video file, URL (rtsp/http), image or video folder, "
+                        "or 'demo' (default: demo)")
+    p.add_argument("--output", "-o", metavar="FILE",
+                   help="record to FILE (.mp4 .mkv .mov .webm), or a folder for a folder of inputs")
+    p.add_argument("--preview", action=argparse.BooleanOptionalAction, default=None,
+                   help="show a window with hotkeys (default: yes when there is a display and no --output)")
+    p.add_argument("--virtual-camera", action="store_true",
+                   help="send the styled video to the OBS virtual camera / v4l2loopback device")
+    p.add_argument("--headless", action="store_true", help="never open a window (servers, CI)")
+    p.add_argument("--style", default=None, metavar="NAME|PATH",
+                   help="shipped style name or a .safetensors checkpoint (default: the default style)")
+    p.add_argument("--strength", type=float, default=1.0, help="blend with the original, 0..1 (default 1)")
+    p.add_argument("--resolution", metavar="WxH", help="resize frames (cameras are asked for this size)")
+    p.add_argument("--fps", type=float, help="camera / demo frame rate, or frame rate of an image folder")
+    p.add_argument("--backend", default="auto",
+                   help="inference backend (default auto = the fastest available here)")
+    p.add_argument("--codec", help="video codec for --output (default libx264; libvpx-vp9 for .webm)")
+    p.add_argument("--no-captions", dest="captions", action="store_false", help="no narration captions")
+    p.add_argument("--reconnect", action="store_true",
+                   help="when a camera or stream drops, wait for it to come back instead of stopping")
+    p.add_argument("--realtime", action="store_true",
+                   help="play a file at its own speed (default when it only goes to a window or virtual camera)")
+    p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
+    p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this much video time")
+    p.add_argument("--screenshots", default=".", metavar="DIR", help="where the preview's [s] key saves PNGs")
+    p.set_defaults(handler=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from realtime.run import run_command
+    from training.checkpoint import DEFAULT_STYLE
+
+    args.style = args.style or DEFAULT_STYLE
+    return run_command(args)
+
+
 # --- main -------------------------------------------------------------------------------------
 
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_styles_parser,
+    add_run_parser,
 ]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from export.backends import Stylizer
@@ -47,16 +48,26 @@ class FrameProcessor:
 
     def process(self, frame: Frame) -> Frame:
         """Returns a new Frame (same pts/captured_at) with the stylized, captioned image."""
+        return self.overlay(self.stylize(frame))
+
+    def stylize(self, frame: Frame) -> Frame:
+        """First half of process(): hand the camera frame to the captioner, then apply the style.
+
+        Split out so the frame loop can run styling and caption overlay as two concurrent stages.
+        """
+        if self.captions is not None:
+            self.captions.offer(frame, self.style_name)  # the captioner sees the camera, not the style
         started = time.perf_counter()
         image = frame.image
         with self._lock:
             if self.style_enabled and self.strength > 0.0:
                 image = self.stylizer(image, self.strength)
-        stylized = time.perf_counter()
-        if self.captions is not None:
-            self.captions.offer(frame, self.style_name)  # the captioner sees the camera, not the style
-            if self.captions_enabled and self.renderer is not None:
-                image = self.renderer.draw(image, self.captions.active(frame.pts), frame.pts)
-        done = time.perf_counter()
-        timings = dict(frame.timings, stylize=stylized - started, overlay=done - stylized)
-        return Frame(image, frame.pts, frame.captured_at, frame.index, frame.time_base, timings)
+        return replace(frame, image=image, timings=dict(frame.timings, stylize=time.perf_counter() - started))
+
+    def overlay(self, frame: Frame) -> Frame:
+        """Second half of process(): burn in the caption active at frame.pts (if captions are on)."""
+        started = time.perf_counter()
+        image = frame.image
+        if self.captions is not None and self.captions_enabled and self.renderer is not None:
+            image = self.renderer.draw(image, self.captions.active(frame.pts), frame.pts)
+        return replace(frame, image=image, timings=dict(frame.timings, overlay=time.perf_counter() - started))

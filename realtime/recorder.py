@@ -23,6 +23,7 @@ import numpy as np
 
 from common.errors import UserError
 from realtime.frames import Frame
+from realtime.sinks import Sink
 
 CONTAINERS = {  # suffix -> (FFmpeg muxer, default video codec)
     ".mp4": ("mp4", "libx264"),
@@ -59,7 +60,7 @@ def check_output_path(path: Path, codec: str | None) -> tuple[str, str]:
     return muxer, codec
 
 
-class FileSink:
+class FileSink(Sink):
     """Writes Frames to `path`; `close(interrupted)` finalises it (always call it, also on errors)."""
 
     def __init__(self, path: str | Path, *, fps: float, time_base: Fraction | None = None, codec: str | None = None,

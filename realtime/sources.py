@@ -322,6 +322,7 @@ class ImageFolderSource(FrameSource):
         self.size, self.fps = size, float(fps or 25.0)
         self.time_base = Fraction(1, round(self.fps)) if float(self.fps).is_integer() else Fraction(1, 1000)
         self.expected_frames = len(self.paths)
+        self.names: dict[int, str] = {}  # frame index -> image file stem, for writing results under the same name
         self.description = f"{folder} ({len(self.paths)} images)"
 
     def frames(self) -> Iterator[Frame]:
@@ -335,6 +336,7 @@ class ImageFolderSource(FrameSource):
                 print(f"stylecast: warning: skipping unreadable image {path}", file=sys.stderr)
                 continue
             rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            self.names[index] = path.stem
             self.size = self.size or (rgb.shape[1], rgb.shape[0])
             yield Frame(fit_to(rgb, self.size), index / self.fps, time.monotonic(), index, self.time_base)
             index += 1

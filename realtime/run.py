@@ -1,0 +1,187 @@
+"""`stylecast run`: wire a source, the FrameProcessor and the sinks into a Pipeline, per file or live.
+
+stream.py parses the options; this module decides what they mean (which sinks, pacing, batch over
+a folder), shows progress, and prints the summary. Recordings are closed in every case (end,
+Ctrl-C, camera unplugged, disk full) before the error or interruption is reported.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable
+
+from tqdm import tqdm
+
+from common.errors import UserError
+from realtime.pipeline import Pipeline, PipelineStats
+from realtime.processor import FrameProcessor
+from realtime.recorder import CONTAINERS, FileSink, check_output_path
+from realtime.sinks import ImageFolderSink, PreviewSink, Sink, VirtualCameraSink, display_available
+from realtime.sources import FrameSource, ImageFolderSource, open_source, parse_size, video_files
+
+PROGRESS_EVERY_S = 0.5
+
+
+def _say(message: str) -> None:
+    print(f"stylecast: {message}", file=sys.stderr)
+
+
+def wants_preview(args: argparse.Namespace) -> bool:
+    """--preview/--no-preview if given; otherwise a window when there is a display and no --output."""
+    if args.headless:
+        return False
+    if args.preview is not None:
+        return args.preview
+    return display_available() and not args.output
+
+
+def build_processor(args: argparse.Namespace) -> FrameProcessor:
+    """The stylizer (through the one backend chooser) and the FrameProcessor around it."""
+    from export.backends import create_stylizer
+
+    if not 0.0 <= args.strength <= 1.0:
+        raise UserError(f"--strength must be between 0 and 1 (got {args.strength})")
+    stylizer = create_stylizer(args.style, args.backend)
+    _say(f"style '{stylizer.info.name}' on {stylizer.name}")
+    return FrameProcessor(stylizer, strength=args.strength)
+
+
+def style_cycle(processor: FrameProcessor, current: str) -> list[str]:
+    """The styles the preview hotkeys step through: the one asked for, then the shipped ones."""
+    from training.checkpoint import list_styles
+
+    names = [current]
+    names += [s.name for s in list_styles() if s.name not in (current, processor.style_name)]
+    return names
+
+
+class Progress:
+    """A tqdm bar (frames, fps, ETA) fed by the pipeline's output thread, with latency and drops."""
+
+    def __init__(self, source: FrameSource, max_frames: int | None, label: str):
+        total = source.expected_frames if not source.live else None
+        if max_frames is not None:
+            total = min(total, max_frames) if total else max_frames
+        self.bar = tqdm(total=total, unit="frame", desc=label, dynamic_ncols=True, file=sys.stderr,
+                        mininterval=PROGRESS_EVERY_S)
+        self._shown = 0
+
+    def __call__(self, stats: PipelineStats) -> None:
+        self.bar.update(stats.written - self._shown)
+        self._shown = stats.written
+        if stats.written % 15 == 0:
+            self.bar.set_postfix(latency=f"{stats.latency_ms(50):.0f}ms", dropped=stats.dropped, refresh=False)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def run_one(args: argparse.Namespace, processor: FrameProcessor, source_spec: str, output: Path | None) -> PipelineStats:
+    """Style one source into the chosen sinks; prints the summary, also when stopped early."""
+    size = parse_size(args.resolution) if args.resolution else None
+    preview = wants_preview(args)
+    realtime = args.realtime or (output is None and (preview or args.virtual_camera))
+    source = open_source(source_spec, size=size, fps=args.fps, reconnect=args.reconnect, realtime=realtime)
+    sinks: list[Sink] = []
+    progress = None
+    try:
+        status = lambda: _status_line(processor, pipeline.stats)  # noqa: E731 - pipeline is bound below
+        sinks = make_sinks(args, processor, source, output, preview, status)
+        _say(f"{source.description} -> {', '.join(type(s).__name__ for s in sinks) or 'no output (headless)'}")
+        limit = args.max_frames
+        progress = Progress(source, limit, Path(source_spec).name if output else "live")
+        pipeline = Pipeline(source, processor, sinks, max_frames=limit, max_seconds=args.duration, on_frame=progress)
+    except BaseException:
+        for sink in sinks:
+            sink.close(interrupted=True)
+        source.close()
+        raise
+    try:
+        pipeline.run()
+    except BaseException as exc:
+        progress.close()
+        _report(pipeline.stats, output, stopped_by=exc)
+        raise
+    progress.close()
+    _report(pipeline.stats, output)
+    return pipeline.stats
+
+
+def make_sinks(args: argparse.Namespace, processor: FrameProcessor, source: FrameSource, output: Path | None,
+               preview: bool, status: Callable[[], str]) -> list[Sink]:
+    """File or image-folder recording, virtual camera, preview window: any combination."""
+    sinks: list[Sink] = []
+    if output is not None and output.suffix == "" and isinstance(source, ImageFolderSource):
+        sinks.append(ImageFolderSink(output, lambda frame: source.names.get(frame.index, f"{frame.index:06d}")))
+    elif output is not None:
+        sinks.append(FileSink(output, fps=source.fps, time_base=source.time_base, codec=args.codec,
+                              audio_from=source.audio_path, audio_start=source.start_time))
+    if args.virtual_camera:
+        sinks.append(VirtualCameraSink(source.fps))
+    if preview:
+        from realtime.controls import LiveControls
+
+        controls = LiveControls(processor, style_cycle(processor, str(args.style)), Path(args.screenshots))
+        sinks.append(PreviewSink(controls, status=status))
+    return sinks
+
+
+def _status_line(processor: FrameProcessor, stats: PipelineStats) -> str:
+    """The preview's status line: style, strength, live fps, latency, drops."""
+    style = processor.style_name if processor.style_enabled else "style off"
+    return (f"{style}  strength {processor.strength:.1f}  {stats.fps:.1f} fps  "
+            f"latency {stats.latency_ms(50):.0f} ms  dropped {stats.dropped}")
+
+
+def _report(stats: PipelineStats, output: Path | None, stopped_by: BaseException | None = None) -> None:
+    print(stats.summary())
+    if output is not None and stats.written:
+        how = "" if stopped_by is None else " (stopped early; it plays up to the last frame written)"
+        _say(f"saved {output}{how}")
+
+
+def _check_output(source_spec: str, output: Path | None, codec: str | None) -> None:
+    if output is None or output.suffix == "":
+        return
+    check_output_path(output, codec)
+    if Path(source_spec).exists() and output.resolve() == Path(source_spec).resolve():
+        raise UserError(f"--output {output} is the input file; choose another name")
+
+
+def run_batch(args: argparse.Namespace, processor: FrameProcessor, folder: Path, out_folder: Path) -> int:
+    """Style every video in `folder` into `out_folder` (same names); one bad file does not stop the rest."""
+    videos = video_files(folder)
+    out_folder.mkdir(parents=True, exist_ok=True)
+    failed = []
+    for number, video in enumerate(videos, 1):
+        suffix = video.suffix.lower() if video.suffix.lower() in CONTAINERS else ".mp4"
+        target = out_folder / (video.stem + suffix)
+        _say(f"[{number}/{len(videos)}] {video.name} -> {target}")
+        try:
+            run_one(args, processor, str(video), target)
+        except UserError as exc:
+            _say(f"skipped {video.name}: {exc}")
+            failed.append(video.name)
+    if failed:
+        raise UserError(f"{len(failed)} of {len(videos)} videos failed: {', '.join(failed)}")
+    return 0
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Entry point for `stylecast run` (args as parsed by stream.py's run parser)."""
+    output = Path(args.output) if args.output else None
+    source_spec = str(args.source)
+    folder = Path(source_spec)
+    batch = folder.is_dir() and bool(video_files(folder))
+    if batch and (output is None or output.suffix):
+        raise UserError(f"{folder} holds videos: give an output folder, e.g. --output {folder.name}-styled/")
+    if not batch:
+        _check_output(source_spec, output, args.codec)
+    if output is None and not wants_preview(args) and not args.virtual_camera:
+        _say("no display and no --output: running headless without output (add --output FILE to record)")
+    processor = build_processor(args)
+    if batch:
+        return run_batch(args, processor, folder, output)
+    run_one(args, processor, source_spec, output)
+    return 0
