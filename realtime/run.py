@@ -77,21 +77,24 @@ class Progress:
         self.bar.close()
 
 
-def run_one(args: argparse.Namespace, processor: FrameProcessor, source_spec: str, output: Path | None) -> PipelineStats:
-    """Style one source into the chosen sinks; prints the summary, also when stopped early."""
+def open_input(args: argparse.Namespace, source_spec: str, output: Path | None) -> FrameSource:
+    """The source for --source, paced at its own speed when it only feeds a window or virtual camera."""
     size = parse_size(args.resolution) if args.resolution else None
-    preview = wants_preview(args)
-    realtime = args.realtime or (output is None and (preview or args.virtual_camera))
-    source = open_source(source_spec, size=size, fps=args.fps, reconnect=args.reconnect, realtime=realtime)
+    realtime = args.realtime or (output is None and (wants_preview(args) or args.virtual_camera))
+    return open_source(source_spec, size=size, fps=args.fps, reconnect=args.reconnect, realtime=realtime)
+
+
+def run_one(args: argparse.Namespace, processor: FrameProcessor, source: FrameSource, output: Path | None,
+            label: str = "live") -> PipelineStats:
+    """Style one opened source into the chosen sinks; prints the summary, also when stopped early."""
     sinks: list[Sink] = []
-    progress = None
     try:
         status = lambda: _status_line(processor, pipeline.stats)  # noqa: E731 - pipeline is bound below
-        sinks = make_sinks(args, processor, source, output, preview, status)
+        sinks = make_sinks(args, processor, source, output, wants_preview(args), status)
         _say(f"{source.description} -> {', '.join(type(s).__name__ for s in sinks) or 'no output (headless)'}")
-        limit = args.max_frames
-        progress = Progress(source, limit, Path(source_spec).name if output else "live")
-        pipeline = Pipeline(source, processor, sinks, max_frames=limit, max_seconds=args.duration, on_frame=progress)
+        progress = Progress(source, args.max_frames, label)
+        pipeline = Pipeline(source, processor, sinks, max_frames=args.max_frames, max_seconds=args.duration,
+                            on_frame=progress)
     except BaseException:
         for sink in sinks:
             sink.close(interrupted=True)
@@ -159,7 +162,7 @@ def run_batch(args: argparse.Namespace, processor: FrameProcessor, folder: Path,
         target = out_folder / (video.stem + suffix)
         _say(f"[{number}/{len(videos)}] {video.name} -> {target}")
         try:
-            run_one(args, processor, str(video), target)
+            run_one(args, processor, open_input(args, str(video), target), target, video.name)
         except UserError as exc:
             _say(f"skipped {video.name}: {exc}")
             failed.append(video.name)
@@ -180,8 +183,13 @@ def run_command(args: argparse.Namespace) -> int:
         _check_output(source_spec, output, args.codec)
     if output is None and not wants_preview(args) and not args.virtual_camera:
         _say("no display and no --output: running headless without output (add --output FILE to record)")
-    processor = build_processor(args)
     if batch:
-        return run_batch(args, processor, folder, output)
-    run_one(args, processor, source_spec, output)
+        return run_batch(args, build_processor(args), folder, output)
+    source = open_input(args, source_spec, output)  # first: a wrong --source fails before the model loads
+    try:
+        processor = build_processor(args)
+    except BaseException:
+        source.close()
+        raise
+    run_one(args, processor, source, output, Path(source_spec).name if output else "live")
     return 0

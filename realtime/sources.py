@@ -123,7 +123,15 @@ class CameraSource(FrameSource):
         self.capture = self._open()
 
     def _open(self) -> cv2.VideoCapture:
-        capture = cv2.VideoCapture(self.device)
+        if isinstance(self.device, int) and sys.platform.startswith("linux") and \
+                not Path(f"/dev/video{self.device}").exists():
+            raise UserError(f"{self.description} could not be opened ({_camera_hint()})")
+        previous = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # our one-line error says it better
+        try:
+            capture = cv2.VideoCapture(self.device)
+        finally:
+            cv2.utils.logging.setLogLevel(previous)
         if not capture.isOpened():
             capture.release()
             raise UserError(f"{self.description} could not be opened ({_camera_hint()})")

@@ -1,0 +1,76 @@
+"""Tiny media files the frame-loop tests make for themselves, and decoders to check what came out."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+
+def pattern(index: int, width: int, height: int) -> np.ndarray:
+    """A moving test pattern (HxWx3 uint8 RGB): colour gradients plus a bright bar that slides right."""
+    ys, xs = np.mgrid[0:height, 0:width]
+    image = np.stack([xs * 255 // max(width - 1, 1), ys * 255 // max(height - 1, 1),
+                      np.full_like(xs, (index * 37) % 256)], axis=-1).astype(np.uint8)
+    left = (index * 7) % width
+    image[:, left:left + 12] = 255
+    return image
+
+
+def make_clip(path: Path, frames: int = 18, fps: int = 12, size: tuple[int, int] = (160, 96),
+              audio: bool = True, sample_rate: int = 16000, codec: str = "libx264") -> Path:
+    """Write a clip: `frames` frames of the moving pattern, plus (if audio) a 440 Hz tone as long as the video."""
+    path = Path(path)
+    width, height = size
+    with av.open(str(path), "w") as out:
+        video = out.add_stream(codec, rate=fps)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        if audio:
+            tone = out.add_stream("aac", rate=sample_rate)
+            tone.layout = "mono"
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(pattern(i, width, height), format="rgb24")
+            frame.pts = i
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        if audio:
+            t = np.arange(int(sample_rate * frames / fps)) / sample_rate
+            samples = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+            for start in range(0, len(samples), 1024):
+                chunk = av.AudioFrame.from_ndarray(samples[None, start:start + 1024], format="fltp", layout="mono")
+                chunk.sample_rate, chunk.pts = sample_rate, start
+                out.mux(tone.encode(chunk))
+            out.mux(tone.encode(None))
+    return path
+
+
+@dataclass
+class Decoded:
+    """Everything a test checks about a media file."""
+
+    frames: list[np.ndarray]  # HxWx3 uint8 RGB
+    pts: list[float]  # seconds
+    duration: float  # container duration, seconds
+    audio_seconds: float | None  # decoded audio length; None = no audio track
+
+    @property
+    def frame_interval(self) -> float:
+        return float(np.median(np.diff(self.pts))) if len(self.pts) > 1 else 0.0
+
+
+def decode(path: Path) -> Decoded:
+    """Decode every video frame and all the audio of `path`."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames, pts = [], []
+        for frame in container.decode(stream):
+            frames.append(frame.to_ndarray(format="rgb24"))
+            pts.append(float(frame.pts * frame.time_base))
+        duration = (container.duration or 0) / 1e6
+    audio_seconds = None
+    with av.open(str(path)) as container:
+        if container.streams.audio:
+            rate = container.streams.audio[0].sample_rate
+            audio_seconds = sum(f.samples for f in container.decode(audio=0)) / rate
+    return Decoded(frames, pts, duration, audio_seconds)
