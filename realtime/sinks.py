@@ -55,11 +55,14 @@ class PreviewSink(Sink):
         self.controls, self.title, self.status = controls, title, status
         self._message, self._message_until = hotkey_help(), 0.0
         self._last_rgb = None
+        if not display_available():  # checked first: Qt aborts the whole process when it finds no display
+            raise UserError("cannot open a preview window: no display (DISPLAY is not set); "
+                            "use --output FILE, --virtual-camera or --headless")
         try:
             cv2.namedWindow(self.title, cv2.WINDOW_NORMAL)
         except cv2.error:
-            raise UserError("cannot open a preview window (no display, or OpenCV built without GUI support: "
-                            "pip install opencv-python); use --no-preview or --headless") from None
+            raise UserError("cannot open a preview window: this OpenCV has no GUI support "
+                            "(pip install opencv-python instead of opencv-python-headless); use --no-preview") from None
         print(f"stylecast: preview keys: {hotkey_help()}", file=sys.stderr)
 
     def write(self, frame: Frame) -> None:
