@@ -84,9 +84,38 @@ def open_input(args: argparse.Namespace, source_spec: str, output: Path | None) 
     return open_source(source_spec, size=size, fps=args.fps, reconnect=args.reconnect, realtime=realtime)
 
 
+def start_captioning(args: argparse.Namespace, processor: FrameProcessor, output: Path | None):
+    """Attach the captioner for this output (its .srt/.vtt go beside `output`); None with --no-captions."""
+    processor.captions = processor.renderer = None
+    if not getattr(args, "captions", True):
+        return None
+    try:
+        from realtime.captioner import build_captioning
+    except ImportError:  # a checkout without the captioner package: run without captions
+        return None
+    captioning = build_captioning(args, output_path=output)
+    processor.captions, processor.renderer = captioning.source, captioning.renderer
+    processor.captions_enabled = captioning.source is not None and captioning.renderer is not None
+    return captioning
+
+
 def run_one(args: argparse.Namespace, processor: FrameProcessor, source: FrameSource, output: Path | None,
             label: str = "live") -> PipelineStats:
     """Style one opened source into the chosen sinks; prints the summary, also when stopped early."""
+    try:
+        captioning = start_captioning(args, processor, output)
+    except BaseException:
+        source.close()
+        raise
+    try:
+        return _run_pipeline(args, processor, source, output, label)
+    finally:
+        if captioning is not None:
+            captioning.finish()  # after the recording is closed: subtitles beside it, --speak audio mixed in
+
+
+def _run_pipeline(args: argparse.Namespace, processor: FrameProcessor, source: FrameSource, output: Path | None,
+                  label: str) -> PipelineStats:
     sinks: list[Sink] = []
     try:
         status = lambda: _status_line(processor, pipeline.stats)  # noqa: E731 - pipeline is bound below
