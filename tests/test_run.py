@@ -102,3 +102,20 @@ def test_user_mistakes_exit_2_with_one_line(tmp_path, tiny_style, problem):
     if problem == "unsupported codec":
         assert "nosuchcodec" in lines[0]
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_an_image_folder_is_styled_into_images_with_the_same_names(tmp_path, tiny_style):
+    import cv2
+    from clips import pattern
+
+    import stream
+
+    (tmp_path / "photos").mkdir()
+    for name in ("beach", "city"):
+        cv2.imwrite(str(tmp_path / "photos" / f"{name}.png"), pattern(3, 64, 48))
+    code = stream.main(["run", "--source", str(tmp_path / "photos"), "--output", str(tmp_path / "styled"),
+                        "--style", str(tiny_style), "--headless"])
+    assert code == 0
+    styled = cv2.imread(str(tmp_path / "styled" / "city.png"))[..., ::-1]
+    assert sorted(p.name for p in (tmp_path / "styled").iterdir()) == ["beach.png", "city.png"]
+    assert styled.shape == (48, 64, 3) and np.abs(styled.astype(int) - pattern(3, 64, 48)).mean() > 10
