@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import textwrap
+from pathlib import Path
 from typing import Callable, Sequence
 
 from common.errors import UserError
@@ -26,6 +27,36 @@ def _parser(sub: argparse._SubParsersAction, name: str, help: str, examples: str
         epilog="examples:\n" + textwrap.indent(textwrap.dedent(examples).strip(), "  "),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+
+
+def add_caption_options(parser: argparse.ArgumentParser) -> None:
+    """The narration-caption options shared by `run` and `serve` (read by realtime.captioner.build_captioning).
+
+    Options a parser already defines (e.g. an earlier --no-captions) are left as they are.
+    """
+    taken = set(parser._option_string_actions)  # noqa: SLF001 - argparse has no public "has option"
+
+    def add(flag: str, *rest: str, **kwargs) -> None:
+        if flag not in taken:
+            parser.add_argument(flag, *rest, **kwargs)
+
+    add("--no-captions", dest="captions", action="store_false", help="no narration captions")
+    add("--caption-every", type=float, default=4.0, metavar="SECONDS",
+        help="narrate every SECONDS of video (sooner when the scene changes a lot; default 4)")
+    add("--caption-lang", choices=["en", "zh"], default="en", help="narration language (default en)")
+    add("--captioner", choices=["offline", "transformers", "ollama"], default="offline",
+        help="who describes the picture: offline = built-in detectors, no downloads (default); "
+             "transformers = a local Hugging Face captioning model (--captioner-model FOLDER); "
+             "ollama = a local Ollama vision model (--captioner-model NAME)")
+    add("--captioner-model", metavar="PATH|NAME",
+        help="local model folder (transformers) or model name (ollama, default llava)")
+    add("--ollama-url", default="http://127.0.0.1:11434", help="Ollama server (default http://127.0.0.1:11434)")
+    add("--speak", action="store_true",
+        help="also speak the narration (espeak-ng) and mix it into the recording's audio track")
+    add("--subtitles", action=argparse.BooleanOptionalAction, default=True,
+        help="write .srt and .vtt subtitles beside a recorded file (default on)")
+    add("--obs-text", metavar="FILE",
+        help="keep FILE holding the current caption, for an OBS Text source (read from file)")
 
 
 # --- styles -----------------------------------------------------------------------------------
@@ -96,11 +127,48 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_command(args)
 
 
+# --- serve ------------------------------------------------------------------------------------
+
+def add_serve_parser(sub: argparse._SubParsersAction) -> None:
+    p = _parser(sub, "serve", "Style a browser's camera over WebRTC: a web page in, the stylized video back.", f"""
+        {PROG} serve                                     # then open http://localhost:8080/
+        {PROG} serve --style mosaic --port 9000
+        {PROG} serve --host 0.0.0.0                      # other machines may connect: prints an access token
+        {PROG} serve --host 0.0.0.0 --cert cert.pem --key key.pem --token s3cret   # HTTPS (camera on a LAN)
+        # OBS: add a Browser Source with the printed .../viewer URL (stylized output only)
+    """)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 needs a token)")
+    p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    p.add_argument("--style", default=None, metavar="NAME|PATH",
+                   help="style to start with: shipped name or a .safetensors checkpoint (default: the default style)")
+    p.add_argument("--styles-dir", type=Path, metavar="DIR",
+                   help="also offer the styles (.safetensors + .json) in DIR in the page's picker")
+    p.add_argument("--strength", type=float, default=1.0, help="blend with the original, 0..1 (default 1)")
+    p.add_argument("--backend", default="auto", help="inference backend (default auto = the fastest available here)")
+    p.add_argument("--token", help="access token the pages and /offer require "
+                                   "(default: none on localhost, a random one printed at start otherwise)")
+    p.add_argument("--cert", type=Path, metavar="PEM", help="HTTPS certificate (browsers need HTTPS for the camera "
+                                                           "on any address but localhost)")
+    p.add_argument("--key", type=Path, metavar="PEM", help="private key of --cert")
+    add_caption_options(p)
+    p.set_defaults(handler=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from realtime.webrtc.serve import serve_command
+    from training.checkpoint import DEFAULT_STYLE
+
+    args.style = args.style or DEFAULT_STYLE
+    return serve_command(args)
+
+
 # --- main -------------------------------------------------------------------------------------
 
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_styles_parser,
     add_run_parser,
+    add_serve_parser,
 ]
 
 

@@ -1,0 +1,165 @@
+"""CaptionService: narrates the video from a worker thread so the frame loop never waits for it.
+
+The frame loop calls `offer()` for every frame; that only stores a reference to the newest frame
+(O(1), no copy, no image work). The worker looks at the newest frame a few times a second (wall
+clock, so it costs little CPU however fast the loop runs), keeps tiny grey thumbnails for scene-change
+and motion measurements, and narrates when `every_s` seconds of *video* time (pts) have passed since
+the last line or the scene changed a lot. Each line is published as a `Caption` starting at the pts of
+the frame it describes, and handed to the subscribers (subtitle files, OBS text, WebRTC data channel).
+"""
+from __future__ import annotations
+
+import bisect
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+import numpy as np
+
+from realtime.captioner.base import Caption
+from realtime.captioner.scene import frame_difference, thumbnail
+from realtime.captioner.timing import reading_seconds
+from realtime.frames import Frame
+
+log = logging.getLogger(__name__)
+
+LOOK_EVERY_S = 0.2  # wall-clock interval between the worker's looks at the newest frame
+SCENE_CHANGE = 0.22  # mean |difference| of thumbnails (0..1) that counts as a new scene
+MIN_GAP_S = 1.5  # a scene change narrates early, but not more often than this (video seconds)
+KEEP_CAPTIONS = 64
+
+
+@dataclass
+class Observation:
+    """What a narrator gets: the frame to describe and what the service measured around it.
+
+    image: HxWx3 uint8 RGB (the camera/source frame, before styling).
+    previous: HxWx3 uint8 RGB, the frame the worker looked at just before (for motion), or None.
+    motion: mean |grey difference| (0..1) between `previous` and `image` thumbnails, None without one.
+    """
+
+    image: np.ndarray
+    pts: float
+    style_name: str
+    previous: np.ndarray | None = None
+    motion: float | None = None
+    scene_changed: bool = False
+    first: bool = False
+
+
+class Narrator(Protocol):
+    """Turns one observation into a spoken-style line (None: nothing worth saying)."""
+
+    lang: str
+
+    def describe(self, observation: Observation) -> str | None: ...
+
+
+class CaptionService:
+    """The CaptionSource used by `run` and `serve`: narration from a worker thread, timed in pts."""
+
+    def __init__(self, narrator: Narrator, every_s: float = 4.0, look_every_s: float = LOOK_EVERY_S,
+                 scene_change: float = SCENE_CHANGE):
+        if every_s <= 0:
+            raise ValueError("every_s must be positive")
+        self.narrator = narrator
+        self.lang = narrator.lang
+        self.every_s = every_s
+        self.look_every_s = look_every_s
+        self.scene_change = scene_change
+        self.captions: list[Caption] = []  # published, in start order
+        self.errors = 0
+        self._starts: list[float] = []
+        self._latest: tuple[Frame, str] | None = None
+        self._subscribers: list[Callable[[Caption], None]] = []
+        self._lock = threading.Lock()
+        self._new_frame = threading.Event()
+        self._stop = threading.Event()
+        self._worker = threading.Thread(target=self._run, name="captioner", daemon=True)
+        self._worker.start()
+
+    # --- the frame loop's side (never blocks) -----------------------------------------------
+
+    def offer(self, frame: Frame, style_name: str) -> None:
+        """Keep a reference to the newest frame; the worker picks it up when it next looks."""
+        self._latest = (frame, style_name)  # one reference swap: atomic under the GIL
+        self._new_frame.set()
+
+    def active(self, pts: float) -> Caption | None:
+        """The newest caption that has started by `pts` and not yet ended."""
+        with self._lock:
+            i = bisect.bisect_right(self._starts, pts)
+            if i == 0:
+                return None
+            caption = self.captions[i - 1]
+        return caption if pts < caption.end else None
+
+    def subscribe(self, callback: Callable[[Caption], None]) -> None:
+        with self._lock:
+            self._subscribers.append(callback)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the worker (lets a narration in progress finish, up to `timeout` seconds)."""
+        self._stop.set()
+        self._new_frame.set()
+        self._worker.join(timeout)
+
+    # --- the worker -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        previous: tuple[Frame, np.ndarray] | None = None  # last frame looked at + its thumbnail
+        last_caption: tuple[float, np.ndarray] | None = None  # pts + thumbnail of the last narrated frame
+        while not self._stop.is_set():
+            self._new_frame.wait()
+            self._new_frame.clear()
+            latest = self._latest
+            if self._stop.is_set() or latest is None:
+                continue
+            frame, style_name = latest
+            if previous is not None and frame is previous[0]:
+                continue
+            thumb = thumbnail(frame.image)
+            observation = Observation(frame.image, frame.pts, style_name, first=last_caption is None)
+            if previous is not None and 0.0 <= frame.pts - previous[0].pts <= 2.0:
+                observation.previous = previous[0].image
+                observation.motion = frame_difference(thumb, previous[1])
+            if last_caption is not None:
+                since = frame.pts - last_caption[0]
+                changed = frame_difference(thumb, last_caption[1]) >= self.scene_change
+                observation.scene_changed = changed
+                if since < 0:  # the source restarted its clock (new file in a playlist, reconnect)
+                    since = self.every_s
+                if not (since >= self.every_s or (changed and since >= MIN_GAP_S)):
+                    previous = (frame, thumb)
+                    self._stop.wait(self.look_every_s)
+                    continue
+            previous = (frame, thumb)
+            last_caption = (frame.pts, thumb)
+            self._narrate(observation)
+            self._stop.wait(self.look_every_s)
+
+    def _narrate(self, observation: Observation) -> None:
+        try:
+            text = self.narrator.describe(observation)
+        except Exception:  # a failing model must not take the video down; say so in the log
+            self.errors += 1
+            log.warning("captioner failed on the frame at %.2fs", observation.pts, exc_info=True)
+            return
+        if text:
+            self.publish(Caption(text, observation.pts, reading_seconds(text, self.lang), self.lang))
+
+    def publish(self, caption: Caption) -> None:
+        """Store a caption (in start order) and hand it to every subscriber."""
+        with self._lock:
+            i = bisect.bisect_right(self._starts, caption.start)
+            self._starts.insert(i, caption.start)
+            self.captions.insert(i, caption)
+            if len(self.captions) > KEEP_CAPTIONS:
+                del self.captions[0], self._starts[0]
+            subscribers = list(self._subscribers)
+        for callback in subscribers:
+            try:
+                callback(caption)
+            except Exception:
+                log.warning("caption subscriber %r failed", callback, exc_info=True)
