@@ -1,0 +1,70 @@
+"""`stylecast serve`: build the shared processor and captioner, then run the server until Ctrl-C."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import errno
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from common.errors import UserError
+from realtime.run import build_processor, start_captioning
+from realtime.webrtc.auth import is_loopback, resolve_token
+from realtime.webrtc.catalog import StyleCatalog
+from realtime.webrtc.server import StreamServer, ssl_context
+
+
+def page_urls(host: str, port: int, token: str | None, https: bool) -> tuple[str, str]:
+    """The camera page and the OBS viewer page, as the user should open them."""
+    shown = "localhost" if host in ("0.0.0.0", "::", "") else host
+    shown = f"[{shown}]" if ":" in shown else shown
+    query = f"?token={token}" if token else ""
+    base = f"{'https' if https else 'http'}://{shown}:{port}"
+    return f"{base}/{query}", f"{base}/viewer{query}"
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    context = ssl_context(args.cert, args.key)
+    if args.styles_dir is not None and not Path(args.styles_dir).is_dir():
+        raise UserError(f"--styles-dir {args.styles_dir} is not a folder")
+    token = resolve_token(args.host, args.token)
+    processor = build_processor(args)
+    captioning = start_captioning(args, processor, None)
+    server = StreamServer(processor, StyleCatalog(processor.stylizer.info, args.styles_dir), token, captioning)
+    try:
+        asyncio.run(_serve(server, args.host, args.port, context))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if captioning is not None:
+            captioning.finish()
+    return 0
+
+
+async def _serve(server: StreamServer, host: str, port: int, context) -> None:
+    runner = web.AppRunner(server.app(), handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port, ssl_context=context)
+        try:
+            await site.start()
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise UserError(f"port {port} on {host} is already in use; pick another with --port") from None
+            raise UserError(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from None
+        bound_port = runner.addresses[0][1] if runner.addresses else port
+        page, viewer = page_urls(host, bound_port, server.token, context is not None)
+        if not is_loopback(host):
+            _say(f"listening on {host} (reachable from other machines): the token is required")
+        _say(f"open {page}")
+        _say(f"OBS Browser Source (stylized output only): {viewer}")
+        _say("press Ctrl-C to stop")
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+def _say(message: str) -> None:
+    print(f"stylecast: {message}", file=sys.stdout, flush=True)

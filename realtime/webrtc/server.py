@@ -1,0 +1,255 @@
+"""`stylecast serve`: the aiohttp + aiortc server behind the browser page.
+
+Shaped like aiortc's examples/server: routes for the pages and their script, POST /offer answering
+one RTCPeerConnection per page, peer connections kept in a table and closed on shutdown. The frame
+transform is the shared FrameProcessor (via the one InferenceWorker), never a copy of it.
+
+Controls (style, strength, style on/off, captions) are one shared state: there is one model, and
+every connected page sees (and can change) what it shows. Every change is echoed to all pages.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+
+from common.errors import UserError
+from realtime.processor import FrameProcessor
+from realtime.webrtc.auth import token_middleware
+from realtime.webrtc.broadcast import Broadcast, ViewerTrack
+from realtime.webrtc.catalog import StyleCatalog
+from realtime.webrtc.messages import BadRequest, parse_control, parse_offer
+from realtime.webrtc.track import StylizedTrack
+from realtime.webrtc.worker import InferenceWorker
+
+STATIC = Path(__file__).parent / "static"
+CLIENT_MAX_SIZE = 64 * 1024  # signalling bodies are a few KiB of SDP; anything bigger is refused (413)
+CONNECT_TIMEOUT_S = 20.0  # a peer that never finishes ICE/DTLS is closed after this
+PAGES = {"/": "index.html", "/viewer": "viewer.html", "/client.js": "client.js", "/style.css": "style.css"}
+
+
+def ice_configuration() -> RTCConfiguration:
+    """Host candidates only: no STUN lookups, so it works offline, on localhost and on a LAN."""
+    return RTCConfiguration(iceServers=[])
+
+
+@dataclass
+class Peer:
+    """One page's connection and what the server attached to it."""
+
+    id: int
+    pc: RTCPeerConnection
+    role: str
+    track: StylizedTrack | ViewerTrack | None = None
+    channel: RTCDataChannel | None = None
+    watchdog: asyncio.TimerHandle | None = None
+    tasks: set[asyncio.Task] = field(default_factory=set)
+
+
+class StreamServer:
+    """The shared processor and inference worker, and the table of open peer connections."""
+
+    def __init__(self, processor: FrameProcessor, catalog: StyleCatalog, token: str | None = None,
+                 captioning: Any = None):
+        self.processor = processor
+        self.catalog = catalog
+        self.token = token
+        self.captioning = captioning
+        self.worker = InferenceWorker(processor)
+        self.broadcast = Broadcast()
+        self.peers: dict[int, Peer] = {}
+        self._ids = itertools.count(1)
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # --- app ----------------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=CLIENT_MAX_SIZE, middlewares=[token_middleware(self.token)])
+        for route, filename in PAGES.items():
+            app.router.add_get(route, self._static(filename))
+        app.router.add_get("/styles", self.styles)
+        app.router.add_get("/styles/{name}/preview", self.preview)
+        app.router.add_post("/offer", self.offer)
+        app.on_startup.append(self._on_startup)
+        app.on_shutdown.append(self.on_shutdown)
+        return app
+
+    @staticmethod
+    def _static(filename: str):
+        async def handler(request: web.Request) -> web.FileResponse:
+            return web.FileResponse(STATIC / filename, headers={"Cache-Control": "no-cache"})
+        return handler
+
+    async def _on_startup(self, app: web.Application) -> None:
+        self._loop = asyncio.get_running_loop()
+        source = getattr(self.captioning, "source", None)
+        if source is not None:
+            source.subscribe(lambda caption: self._loop.call_soon_threadsafe(self._send_caption, caption))
+
+    # --- routes -------------------------------------------------------------------------------
+
+    async def styles(self, request: web.Request) -> web.Response:
+        return web.json_response({"styles": self.catalog.describe(), "state": self.state()})
+
+    async def preview(self, request: web.Request) -> web.Response:
+        jpeg = self.catalog.thumbnail(request.match_info["name"])
+        if jpeg is None:
+            raise web.HTTPNotFound(text="no preview for this style\n")
+        return web.Response(body=jpeg, content_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
+
+    async def offer(self, request: web.Request) -> web.Response:
+        """{"sdp", "type": "offer", "role"} -> the answer; 400 with a message for anything invalid."""
+        body = await request.read()  # over CLIENT_MAX_SIZE: aiohttp answers 413
+        try:
+            offer = parse_offer(body)
+        except BadRequest as exc:
+            raise web.HTTPBadRequest(text=f"{exc}\n") from None
+        peer = Peer(id=next(self._ids), pc=RTCPeerConnection(ice_configuration()), role=offer.role)
+        self.peers[peer.id] = peer
+        self._wire(peer)
+        try:
+            await peer.pc.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type="offer"))
+            if peer.role == "view":
+                peer.track = ViewerTrack(self.broadcast)
+                peer.pc.addTrack(peer.track)
+            elif peer.track is None:
+                raise BadRequest("the offer's video could not be received (no usable video codec?)")
+            await peer.pc.setLocalDescription(await peer.pc.createAnswer())
+        except Exception as exc:  # noqa: BLE001 - aiortc's SDP parser raises anything (even RuntimeError)
+            # for text it cannot use; it is the client's input, so it is a 400, never a 500 or a crash
+            await self.close_peer(peer)
+            raise web.HTTPBadRequest(text=f"unusable offer: {exc or type(exc).__name__}\n") from None
+        peer.watchdog = asyncio.get_running_loop().call_later(CONNECT_TIMEOUT_S, self._give_up_if_unconnected, peer)
+        local = peer.pc.localDescription
+        return web.json_response({"sdp": local.sdp, "type": local.type, "peer": peer.id})
+
+    # --- peers --------------------------------------------------------------------------------
+
+    def _wire(self, peer: Peer) -> None:
+        pc = peer.pc
+
+        @pc.on("track")
+        def on_track(track) -> None:
+            if track.kind != "video" or peer.role != "send" or peer.track is not None:
+                return  # audio (or a second video) is not used
+            self.broadcast.add_sender(peer.id)
+            peer.track = StylizedTrack(track, self.worker,
+                                       on_output=lambda image: self.broadcast.publish(peer.id, image))
+            pc.addTrack(peer.track)
+
+        @pc.on("datachannel")
+        def on_datachannel(channel: RTCDataChannel) -> None:
+            peer.channel = channel
+            channel.on("message", lambda raw: self._spawn(peer, self._on_control(peer, raw)))
+            channel.on("close", lambda: self._spawn(peer, self.close_peer(peer)))  # the page went away
+            self._send(channel, {"type": "state", **self.state()})
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            if pc.connectionState in ("failed", "closed"):
+                await self.close_peer(peer)
+
+    def _spawn(self, peer: Peer, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        peer.tasks.add(task)
+        task.add_done_callback(peer.tasks.discard)
+
+    def _give_up_if_unconnected(self, peer: Peer) -> None:
+        if peer.pc.connectionState != "connected":
+            asyncio.ensure_future(self.close_peer(peer))
+
+    async def close_peer(self, peer: Peer) -> None:
+        """Free everything a peer holds; safe to call more than once."""
+        if self.peers.pop(peer.id, None) is None:
+            return
+        if peer.watchdog is not None:
+            peer.watchdog.cancel()
+        self.broadcast.remove_sender(peer.id)
+        if peer.track is not None:
+            peer.track.stop()
+        await peer.pc.close()
+
+    async def on_shutdown(self, app: web.Application | None = None) -> None:
+        await asyncio.gather(*(self.close_peer(peer) for peer in list(self.peers.values())))
+        self.worker.close()
+
+    # --- data channel -------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """What every page shows in its controls."""
+        p = self.processor
+        return {"style": p.style_name, "strength": p.strength, "style_enabled": p.style_enabled,
+                "captions": p.captions_enabled, "captions_available": p.captions is not None and p.renderer is not None}
+
+    async def _on_control(self, peer: Peer, raw: str | bytes) -> None:
+        try:
+            message = parse_control(raw)
+            if message["type"] == "ping":
+                self._send(peer.channel, {**message, "type": "pong", "server": self.peer_stats(peer)})
+                return
+            await self._apply(message)
+        except (BadRequest, UserError) as exc:
+            self._send(peer.channel, {"type": "error", "message": str(exc)})
+            return
+        for other in list(self.peers.values()):
+            self._send(other.channel, {"type": "state", **self.state()})
+
+    async def _apply(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind == "style":
+            info = self.catalog.get(message["name"])
+            if info is None:
+                raise BadRequest(f"unknown style '{message['name'][:60]}'")
+            await self.worker.set_style(info.weights_path)
+        elif kind == "strength":
+            self.processor.set_strength(message["value"])
+        elif kind == "style_enabled":
+            self.processor.style_enabled = message["value"]
+        elif kind == "captions":
+            if message["value"] and not self.state()["captions_available"]:
+                raise BadRequest("captions are not available on this server (started without a captioner)")
+            self.processor.captions_enabled = message["value"]
+
+    def peer_stats(self, peer: Peer) -> dict[str, Any]:
+        stats: dict[str, Any] = {"peers": len(self.peers), "stylize_ms": round(self.worker.last_stylize_ms, 1)}
+        if isinstance(peer.track, StylizedTrack):
+            stats.update(received=peer.track.received, dropped=peer.track.dropped,
+                         delay_ms=round(peer.track.last_delay_ms, 1))
+        return stats
+
+    def _send_caption(self, caption: Any) -> None:
+        if not self.processor.captions_enabled:
+            return
+        message = {"type": "caption", "text": caption.text, "start": caption.start,
+                   "duration": caption.duration, "lang": caption.lang}
+        for peer in list(self.peers.values()):
+            self._send(peer.channel, message)
+
+    @staticmethod
+    def _send(channel: RTCDataChannel | None, message: dict[str, Any]) -> None:
+        if channel is not None and channel.readyState == "open":
+            channel.send(json.dumps(message))
+
+
+def ssl_context(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:
+    """HTTPS from --cert/--key (browsers allow the camera only on https:// or localhost)."""
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise UserError("--cert and --key go together (a PEM certificate and its private key)")
+    for path in (cert, key):
+        if not Path(path).is_file():
+            raise UserError(f"file not found: {path}")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(str(cert), str(key))
+    except (ssl.SSLError, ValueError) as exc:
+        raise UserError(f"cannot use {cert} / {key} as a certificate and key ({exc})") from None
+    return context

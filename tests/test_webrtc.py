@@ -1,0 +1,394 @@
+"""WebRTC server: real aiortc peers against the real server on a free local port.
+
+A synthetic camera (a fixed colour gradient) is sent over WebRTC; what comes back is compared
+numerically with what the shared FrameProcessor makes of the same image.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import aiohttp
+import av
+import numpy as np
+import pytest
+import torch
+from aiortc import RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
+from PIL import Image
+
+from export.backends import create_stylizer
+from realtime.frames import Frame
+from realtime.processor import FrameProcessor
+from realtime.webrtc.auth import is_loopback, resolve_token
+from realtime.webrtc.catalog import StyleCatalog
+from realtime.webrtc.server import CLIENT_MAX_SIZE, StreamServer, ice_configuration
+from training.checkpoint import save_style
+from training.model import StyleNetwork
+
+REPO = Path(__file__).resolve().parents[1]
+SIZE = (120, 160)  # H, W: small, software VP8 is CPU-heavy
+TINTS = {"warm": (3.0, 0.0, -3.0), "cool": (-3.0, 0.0, 3.0)}  # per-colour output bias -> clearly different looks
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def make_tinted_style(folder: Path, name: str, tint: tuple[float, float, float]) -> Path:
+    """A small random StyleNetwork whose last layer is biased towards a colour, plus a preview JPEG."""
+    torch.manual_seed(len(name))
+    model = StyleNetwork(base_channels=8, dim=16, depth=1, heads=2)
+    with torch.no_grad():
+        last = model.decoder[5]  # 12 channels -> PixelShuffle(2): 4 consecutive channels per colour
+        for colour, bias in enumerate(tint):
+            last.bias[4 * colour:4 * colour + 4] += bias
+    preview = np.zeros((64, 64, 3), np.uint8)
+    preview[...] = [255 if t > 0 else 30 for t in tint]
+    Image.fromarray(preview).save(folder / f"{name}.jpg")
+    return save_style(model, folder / f"{name}.safetensors", name=name, description=f"{name} test style",
+                      preview=f"{name}.jpg")
+
+
+@pytest.fixture(scope="module")
+def style_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("webrtc-styles")
+    for name, tint in TINTS.items():
+        make_tinted_style(folder, name, tint)
+    return folder
+
+
+def camera_image() -> np.ndarray:
+    """HxWx3 uint8 RGB: smooth gradients (VP8 keeps them well, so differences come from the style)."""
+    yy, xx = np.mgrid[0:SIZE[0], 0:SIZE[1]]
+    return np.stack([xx * 255 // SIZE[1], yy * 255 // SIZE[0], np.full_like(xx, 96)], -1).astype(np.uint8)
+
+
+class GradientCamera(VideoStreamTrack):
+    """A synthetic camera at 30 fps sending `camera_image()`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.image = camera_image()
+
+    async def recv(self) -> av.VideoFrame:
+        pts, time_base = await self.next_timestamp()
+        frame = av.VideoFrame.from_ndarray(self.image, format="rgb24")
+        frame.pts, frame.time_base = pts, time_base
+        return frame
+
+
+def mean_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+class Client:
+    """An aiortc page stand-in: camera (or recvonly), control channel, received video and messages."""
+
+    def __init__(self, role: str = "send"):
+        self.role = role
+        self.pc = RTCPeerConnection(ice_configuration())
+        self.channel = self.pc.createDataChannel("control")
+        self.messages: asyncio.Queue[dict] = asyncio.Queue()
+        self.opened = asyncio.Event()
+        self.remote: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.channel.on("open", self.opened.set)
+        self.channel.on("message", lambda raw: self.messages.put_nowait(json.loads(raw)))
+        self.pc.on("track", lambda track: self.remote.done() or self.remote.set_result(track))
+        if role == "send":
+            self.pc.addTrack(GradientCamera())
+        else:
+            self.pc.addTransceiver("video", direction="recvonly")
+
+    async def connect(self, http: aiohttp.ClientSession, base: str) -> None:
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        body = {"sdp": self.pc.localDescription.sdp, "type": "offer", "role": self.role}
+        async with http.post(f"{base}/offer", json=body) as response:
+            assert response.status == 200, await response.text()
+            answer = await response.json()
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type=answer["type"]))
+        await asyncio.wait_for(self.opened.wait(), 10)
+
+    async def frame(self, skip: int = 0) -> np.ndarray:
+        """A received frame as RGB, after discarding `skip` (to get past frames already in flight)."""
+        track = await asyncio.wait_for(self.remote, 10)
+        for _ in range(skip):
+            await asyncio.wait_for(track.recv(), 10)
+        frame = await asyncio.wait_for(track.recv(), 10)
+        return frame.to_ndarray(format="rgb24")
+
+    async def control(self, message: dict | str, expect: str = "state") -> dict:
+        """Send a control message (a dict, or raw text) and return the first reply of type `expect`."""
+        while not self.messages.empty():  # earlier replies (the greeting state) are not the answer
+            self.messages.get_nowait()
+        self.channel.send(message if isinstance(message, str) else json.dumps(message))
+        while True:
+            reply = await asyncio.wait_for(self.messages.get(), 10)
+            if reply["type"] == expect:
+                return reply
+
+    async def close(self) -> None:
+        await self.pc.close()
+
+
+def make_server(style: Path, style_dir: Path | None = None, token: str | None = None) -> StreamServer:
+    processor = FrameProcessor(create_stylizer(style, "pytorch-cpu"))
+    return StreamServer(processor, StyleCatalog(processor.stylizer.info, style_dir), token=token)
+
+
+@contextlib.asynccontextmanager
+async def running(server: StreamServer):
+    """The server's aiohttp app on 127.0.0.1:<free port>; yields (base URL, HTTP session)."""
+    from aiohttp import web
+
+    runner = web.AppRunner(server.app())
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:  # cookies for IPs
+            yield f"http://127.0.0.1:{port}", http
+    finally:
+        await runner.cleanup()  # runs on_shutdown: closes every peer connection
+
+
+async def wait_until(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+def test_frames_come_back_stylized_and_controls_apply_without_renegotiating(style_dir: Path) -> None:
+    server = make_server(style_dir / "warm.safetensors", style_dir)
+    camera = camera_image()
+
+    def expected(style: str) -> np.ndarray:
+        stylizer = create_stylizer(style_dir / f"{style}.safetensors", "pytorch-cpu")
+        return FrameProcessor(stylizer).process(Frame(camera, 0.0, 0.0, 0)).image
+
+    async def scenario() -> None:
+        async with running(server) as (base, http):
+            client = Client()
+            await client.connect(http, base)
+            got = await client.frame(skip=3)
+            assert got.shape == camera.shape
+            # what came back is the processor's output (up to VP8 loss), not the camera
+            assert mean_abs_diff(got, expected("warm")) < 6
+            assert mean_abs_diff(got, camera) > 40
+
+            state = await client.control({"type": "style", "name": "cool"})
+            assert state["style"] == "cool"
+            got = await client.frame(skip=3)
+            assert mean_abs_diff(got, expected("cool")) < 6
+            assert mean_abs_diff(got, expected("warm")) > 40
+
+            state = await client.control({"type": "style_enabled", "value": False})
+            assert state["style_enabled"] is False
+            assert mean_abs_diff(await client.frame(skip=3), camera) < 6
+
+            await client.control({"type": "style_enabled", "value": True})
+            await client.control({"type": "strength", "value": 0.5})
+            half = (camera.astype(np.float32) + expected("cool").astype(np.float32)) / 2
+            assert mean_abs_diff(await client.frame(skip=3), half.round().astype(np.uint8)) < 6
+
+            pong = await client.control({"type": "ping", "t": 12.5}, expect="pong")
+            assert pong["t"] == 12.5 and pong["server"]["peers"] == 1 and pong["server"]["received"] > 0
+            for bad in ("{", '{"type": "style", "name": "../../etc/passwd"}', '{"type": "strength", "value": 7}',
+                        '{"type": "launch"}', "[]"):
+                error = await client.control(bad, expect="error")
+                assert error["message"]
+            assert server.processor.style_name == "cool" and server.processor.strength == 0.5
+            assert (await client.frame()).shape == camera.shape  # still streaming after the bad messages
+            await client.close()
+
+    asyncio.run(scenario())
+
+
+def test_viewer_page_gets_the_first_senders_output(style_dir: Path) -> None:
+    server = make_server(style_dir / "warm.safetensors")
+
+    async def scenario() -> None:
+        async with running(server) as (base, http):
+            viewer = Client("view")
+            await viewer.connect(http, base)
+            placeholder = await viewer.frame()
+            assert placeholder.max() < 40  # dark "nobody is sending" frame, video keeps playing
+            sender = Client()
+            await sender.connect(http, base)
+            sent = await sender.frame(skip=3)
+            shown = await viewer.frame(skip=3)
+            assert shown.shape == sent.shape and mean_abs_diff(shown, sent) < 6
+            await sender.close()
+            await wait_until(lambda: len(server.peers) == 1)
+            assert (await viewer.frame(skip=2)).max() < 40  # back to the placeholder
+            await viewer.close()
+
+    asyncio.run(scenario())
+
+
+def test_bad_signalling_is_refused_and_the_server_keeps_serving(tiny_style: Path) -> None:
+    server = make_server(tiny_style)
+
+    async def scenario() -> None:
+        async with running(server) as (base, http):
+            async def post(data: bytes) -> tuple[int, str]:
+                async with http.post(f"{base}/offer", data=data,
+                                     headers={"Content-Type": "application/json"}) as response:
+                    return response.status, await response.text()
+
+            status, _ = await post(b"x" * (CLIENT_MAX_SIZE + 1))
+            assert status == 413
+            no_ice = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
+            cases = {
+                b"{not json": "not valid JSON",
+                b"[1, 2]": "JSON object",
+                json.dumps({"type": "answer", "sdp": "v=0"}).encode(): "type",
+                json.dumps({"type": "offer", "sdp": 5}).encode(): "sdp",
+                json.dumps({"type": "offer", "sdp": "garbage"}).encode(): "v=0",
+                json.dumps({"type": "offer", "sdp": no_ice}).encode(): "ICE",
+                json.dumps({"type": "offer", "sdp": "v=0", "role": "admin"}).encode(): "role",
+                "\u00ff\u00fe".encode("latin-1"): "not valid JSON",
+            }
+            for body, says in cases.items():
+                status, text = await post(body)
+                assert status == 400 and says in text, (body, status, text)
+            # a real offer whose SDP is cut short after the checks pass: aiortc's error becomes a 400
+            client = Client()
+            await client.pc.setLocalDescription(await client.pc.createOffer())
+            mangled = re.sub(r"a=rtpmap:.*\r\n", "", client.pc.localDescription.sdp)
+            status, text = await post(json.dumps({"type": "offer", "sdp": mangled}).encode())
+            assert status == 400, text
+            await client.close()
+            assert not server.peers
+            client = Client()  # and the server still answers a good offer
+            await client.connect(http, base)
+            assert (await client.frame()).shape == (*SIZE, 3)
+            await client.close()
+
+    asyncio.run(scenario())
+
+
+def _peer_connections_alive() -> int:
+    gc.collect()
+    return sum(type(o) is RTCPeerConnection for o in gc.get_objects())
+
+
+def test_connect_disconnect_cycles_free_peers_and_threads(tiny_style: Path) -> None:
+    server = make_server(tiny_style)
+
+    async def cycle(http: aiohttp.ClientSession, base: str) -> None:
+        client = Client()
+        await client.connect(http, base)
+        await client.frame()
+        await client.close()
+        del client
+        await wait_until(lambda: not server.peers)
+
+    async def scenario() -> tuple[list[int], list[int]]:
+        threads, alive = [], []
+        async with running(server) as (base, http):
+            for i in range(20):
+                await cycle(http, base)
+                if i in (4, 19):  # after a warm-up (executors grow to their size once), and at the end
+                    await asyncio.sleep(0.3)
+                    threads.append(threading.active_count())
+                    alive.append(_peer_connections_alive())
+        return threads, alive
+
+    threads, alive = asyncio.run(scenario())
+    assert threads[1] <= threads[0] + 1, f"threads grew over 15 connect/disconnect cycles: {threads}"
+    assert alive[1] <= alive[0] <= 1, f"peer connections not freed: {alive}"
+
+
+def test_token_is_required_when_set(tiny_style: Path) -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
+    assert resolve_token("127.0.0.1", None) is None
+    assert len(resolve_token("0.0.0.0", None)) >= 16 and resolve_token("0.0.0.0", "given") == "given"
+    server = make_server(tiny_style, token="s3cret")
+
+    async def scenario() -> None:
+        async with running(server) as (base, http):
+            for path in ("/", "/viewer", "/client.js", "/styles"):
+                async with http.get(base + path) as response:
+                    assert response.status == 401, path
+            async with http.post(f"{base}/offer", data=b"{}") as response:
+                assert response.status == 401
+            async with http.get(f"{base}/?token=wrong") as response:
+                assert response.status == 401
+            async with http.get(f"{base}/?token=s3cret") as response:
+                assert response.status == 200 and "<video" in await response.text()
+            async with http.get(f"{base}/styles") as response:  # the cookie set by the page load
+                assert response.status == 200 and (await response.json())["styles"][0]["name"] == "tiny"
+
+    asyncio.run(scenario())
+
+
+def test_cli_on_a_public_address_prints_a_token_and_requires_it(tiny_style: Path) -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "stream.py"), "serve", "--host", "0.0.0.0", "--port", str(port),
+         "--style", str(tiny_style), "--no-captions"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO, env=dict(os.environ))
+    try:
+        url = _wait_for_url(process)
+        token = re.search(r"token=([\w-]+)", url).group(1)
+
+        async def check() -> None:
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"http://127.0.0.1:{port}/") as response:
+                    assert response.status == 401
+                async with http.get(f"http://127.0.0.1:{port}/?token={token}") as response:
+                    assert response.status == 200
+
+        asyncio.run(check())
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_cli_errors_are_one_line(tmp_path: Path, tiny_style: Path, capsys: pytest.CaptureFixture) -> None:
+    from stream import main
+
+    def run(*args: str) -> tuple[int, str]:
+        code = main(["serve", "--style", str(tiny_style), "--no-captions", *args])
+        return code, capsys.readouterr().err
+
+    code, err = run("--cert", str(tmp_path / "missing.pem"))
+    assert code == 2 and err.count("\n") == 1 and "--key" in err
+    (tmp_path / "c.pem").write_text("not a certificate")
+    code, err = run("--cert", str(tmp_path / "c.pem"), "--key", str(tmp_path / "c.pem"))
+    assert code == 2 and err.count("\n") == 1 and "certificate" in err
+    code, err = run("--styles-dir", str(tmp_path / "nope"))
+    assert code == 2 and "--styles-dir" in err
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_url(process: subprocess.Popen, timeout: float = 60.0) -> str:
+    """The 'open http://...' line the server prints once it listens."""
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        seen.append(line)
+        match = re.search(r"open (https?://\S+)", line)
+        if match:
+            return match.group(1)
+    raise AssertionError("server did not start:\n" + "".join(seen))
