@@ -78,6 +78,65 @@ def cmd_styles(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- train ------------------------------------------------------------------------------------
+
+def add_train_parser(sub: argparse._SubParsersAction) -> None:
+    p = _parser(sub, "train", "Train a new style from a style image (content: your photos/videos, or built-in photos).", f"""
+        {PROG} train --style painting.jpg --name mystyle            # built-in photos, 2000 steps, 256 px
+        {PROG} train --style painting.jpg --name mystyle --content ~/Pictures --steps 5000
+        {PROG} train --style painting.jpg --name mystyle --resume   # continue after Ctrl-C or a crash
+        {PROG} train --style art/ --name art --device cuda --size 384 --batch 8
+        torchrun --nproc_per_node 4 stream.py train --style painting.jpg --name mystyle --device cuda
+        tensorboard --logdir runs/                                  # losses and sample grids
+    """)
+    p.add_argument("--style", required=True, metavar="IMG|DIR", help="the style image (or a folder of images of one style)")
+    p.add_argument("--name", required=True, help="name of the new style (files NAME.safetensors/.json/.jpg)")
+    p.add_argument("--content", metavar="DIR", help="content photos and/or videos, searched recursively "
+                   "(default: the photos that ship with scikit-image)")
+    p.add_argument("--steps", type=int, default=2000, help="training steps (default 2000)")
+    p.add_argument("--size", type=int, default=256, help="training crop size in px (default 256)")
+    p.add_argument("--style-size", type=int, metavar="PX",
+                   help="scale the style image's short side to PX: bigger = bigger strokes (default 1.5 x --size)")
+    p.add_argument("--batch", type=int, default=4, help="crops per step (default 4)")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="default cpu")
+    p.add_argument("--resume", action="store_true", help="continue the run saved in runs/NAME")
+    p.add_argument("--overwrite", action="store_true", help="start over even if runs/NAME or the style exists")
+    p.add_argument("--out", metavar="DIR", help="where the style goes (default: the styles folder, so "
+                   "`run --style NAME` finds it)")
+    p.add_argument("--work-dir", metavar="DIR", help="resume state and TensorBoard logs (default runs/NAME)")
+    p.add_argument("--vgg-weights", metavar="PATH", help="pretrained VGG19 state dict (torchvision layout) for the "
+                   "losses; default: torchvision's cache file if present, else a fixed random-filter network")
+    p.add_argument("--gan", choices=["hinge", "lsgan"], default="hinge", help="adversarial loss (default hinge)")
+    weights = p.add_argument_group("loss weights (defaults: training/losses.py LossWeights)")
+    for name in ("content", "style", "tv", "temporal", "adversarial"):
+        weights.add_argument(f"--{name}-weight", type=float, metavar="W", help=f"weight of the {name} term")
+    p.add_argument("--save-every", type=int, default=200, metavar="N", help="write resume state every N steps")
+    p.add_argument("--description", default="", help="one line shown by `styles`")
+    p.set_defaults(handler=cmd_train)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import logging
+
+    from training.losses import LossWeights
+    from training.train import TrainConfig, train
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.steps < 1 or args.size < 16 or args.batch < 1:
+        raise UserError("--steps and --batch must be >= 1 and --size >= 16")
+    weights = LossWeights(**{name: value for name in LossWeights().as_dict()
+                             if (value := getattr(args, f"{name}_weight")) is not None})
+    config = TrainConfig(style=args.style, name=args.name, content=args.content, steps=args.steps, size=args.size,
+                         style_size=args.style_size, batch=args.batch, device=args.device, gan=args.gan,
+                         weights=weights, vgg_weights=args.vgg_weights, work_dir=args.work_dir,
+                         save_every=args.save_every, description=args.description)
+    if args.out:
+        config.out = args.out
+    path = train(config, resume=args.resume, overwrite=args.overwrite)
+    print(f"style written: {path} (use it with `{PROG} run --style {path}`)")
+    return 0
+
+
 # --- run --------------------------------------------------------------------------------------
 
 def add_run_parser(sub: argparse._SubParsersAction) -> None:
@@ -108,7 +167,7 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", default="auto",
                    help="inference backend (default auto = the fastest available here)")
     p.add_argument("--codec", help="video codec for --output (default libx264; libvpx-vp9 for .webm)")
-    p.add_argument("--no-captions", dest="captions", action="store_false", help="no narration captions")
+    add_caption_options(p)  # --no-captions, --caption-every, --caption-lang, --speak, ...
     p.add_argument("--reconnect", action="store_true",
                    help="when a camera or stream drops, wait for it to come back instead of stopping")
     p.add_argument("--realtime", action="store_true",
@@ -167,6 +226,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_styles_parser,
+    add_train_parser,
     add_run_parser,
     add_serve_parser,
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import os
 import threading
 from dataclasses import dataclass
 from typing import Callable, Protocol
@@ -54,6 +55,14 @@ class Narrator(Protocol):
     lang: str
 
     def describe(self, observation: Observation) -> str | None: ...
+
+
+def _lower_priority() -> None:
+    """Make the calling thread "nice" (Linux: per thread) so narration only uses CPU the frame loop leaves."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 15)
+    except (AttributeError, OSError):  # not Linux / not allowed: run at normal priority
+        pass
 
 
 class CaptionService:
@@ -108,6 +117,7 @@ class CaptionService:
     # --- the worker -------------------------------------------------------------------------
 
     def _run(self) -> None:
+        _lower_priority()
         previous: tuple[Frame, np.ndarray] | None = None  # last frame looked at + its thumbnail
         last_caption: tuple[float, np.ndarray] | None = None  # pts + thumbnail of the last narrated frame
         while not self._stop.is_set():
@@ -123,7 +133,8 @@ class CaptionService:
             observation = Observation(frame.image, frame.pts, style_name, first=last_caption is None)
             if previous is not None and 0.0 <= frame.pts - previous[0].pts <= 2.0:
                 observation.previous = previous[0].image
-                observation.motion = frame_difference(thumb, previous[1])
+                difference = frame_difference(thumb, previous[1])
+                observation.motion = difference if difference < self.scene_change else None  # a cut is not motion
             if last_caption is not None:
                 since = frame.pts - last_caption[0]
                 changed = frame_difference(thumb, last_caption[1]) >= self.scene_change
