@@ -90,8 +90,8 @@ def build_narrator(args: argparse.Namespace) -> Narrator:
             raise UserError("--captioner transformers needs --captioner-model FOLDER (a locally saved model)")
         return ModelNarrator(TransformersCaptioner(model), lang)
     if kind == "ollama":
-        return ModelNarrator(OllamaCaptioner(model or "llava", _option(args, "ollama_url", "http://127.0.0.1:11434")),
-                             lang)
+        url = _option(args, "ollama_url", "http://127.0.0.1:11434")
+        return ModelNarrator(OllamaCaptioner(model or "llava", url, lang), lang)
     raise UserError(f"unknown --captioner {kind!r} (offline, transformers, ollama)")
 
 
