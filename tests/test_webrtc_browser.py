@@ -1,0 +1,138 @@
+"""The real page in a real headless Chromium (Debian's package) against `stream.py serve`.
+
+Chromium's fake camera feeds getUserMedia; the test reads pixels back from the page (the <video>
+elements drawn into a canvas) to check that stylized frames arrive, that they are not the camera
+picture, and that picking another style in the UI changes them without reconnecting.
+Set STYLECAST_SCREENSHOT=docs/webrtc.png to also save the screenshot of the page in use there.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.test_webrtc import TINTS, _free_port, _wait_for_url, make_tinted_style
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--no-sandbox", "--disable-gpu",
+    "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--disable-features=WebRtcHideLocalIpsWithMdns",
+]
+REPO = Path(__file__).resolve().parents[1]
+
+pytestmark = [
+    pytest.mark.timeout(120),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium)"),
+]
+
+# Mean RGB of a <video> (drawn into a small canvas) and its mean absolute difference to another <video>.
+PIXELS_JS = """([a, b]) => {
+  const grab = (id) => {
+    const video = document.getElementById(id);
+    const canvas = document.createElement("canvas");
+    canvas.width = 80; canvas.height = 60;
+    const ctx = canvas.getContext("2d", { willReadFrequently: true });
+    ctx.drawImage(video, 0, 0, 80, 60);
+    return ctx.getImageData(0, 0, 80, 60).data;
+  };
+  const pa = grab(a), pb = b ? grab(b) : null;
+  const mean = [0, 0, 0]; let diff = 0;
+  for (let i = 0; i < pa.length; i += 4) {
+    for (let c = 0; c < 3; c++) {
+      mean[c] += pa[i + c];
+      if (pb) diff += Math.abs(pa[i + c] - pb[i + c]);
+    }
+  }
+  const n = pa.length / 4;
+  return { mean: mean.map((v) => v / n), diff: pb ? diff / (3 * n) : null };
+}"""
+PLAYING_JS = """(id) => { const v = document.getElementById(id);
+  return v && v.readyState >= 2 && v.videoWidth > 0 && v.currentTime > 0.3; }"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    """`stream.py serve` on a free port with two clearly different test styles; yields the page URL."""
+    folder = tmp_path_factory.mktemp("browser-styles")
+    for name, tint in TINTS.items():
+        make_tinted_style(folder, name, tint)
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "stream.py"), "serve", "--port", str(port), "--style",
+         str(folder / "warm.safetensors"), "--styles-dir", str(folder), "--caption-every", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
+    try:
+        yield _wait_for_url(process)
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=15)[0]
+        assert process.returncode in (0, -15), output
+        assert "Traceback" not in output, output
+
+
+def red_minus_blue(sample: dict) -> float:
+    return sample["mean"][0] - sample["mean"][2]
+
+
+def test_page_streams_stylized_video_and_switches_style(server: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 760})
+            page.goto(server + "?w=320&h=240")
+            page.wait_for_function(PLAYING_JS, arg="output", timeout=45_000)
+            page.wait_for_function(PLAYING_JS, arg="camera", timeout=5_000)
+
+            # the returned video is the warm style, far from what the camera sends
+            warm = page.evaluate(PIXELS_JS, ["output", "camera"])
+            assert warm["diff"] > 30, warm
+            assert red_minus_blue(warm) > 60, warm
+            camera = page.evaluate(PIXELS_JS, ["camera", None])
+            assert abs(red_minus_blue(camera)) < 60, camera  # the fake camera is not red-tinted itself
+
+            # pick the other style in the picker: it goes over the data channel, same connection
+            connection = page.evaluate("() => window.stylecast.pc.localDescription.sdp")
+            page.click(".style-card[data-style=cool]")
+            page.wait_for_function("() => window.stylecast.state && window.stylecast.state.style === 'cool'",
+                                   timeout=10_000)
+            page.wait_for_function(f"""() => {{ const s = ({PIXELS_JS})(["output", null]);
+                return s.mean[2] - s.mean[0] > 60; }}""", timeout=10_000)
+            cool = page.evaluate(PIXELS_JS, ["output", "camera"])
+            assert cool["diff"] > 30 and red_minus_blue(cool) < -60, cool
+            assert page.evaluate("() => window.stylecast.pc.localDescription.sdp") == connection
+            assert page.get_attribute(".style-card[data-style=cool]", "aria-checked") == "true"
+
+            # style off: the returned video is the camera picture again (a few frames of latency apart)
+            page.click("label:has(#style-enabled)")
+            page.wait_for_function(f"""() => ({PIXELS_JS})(["output", "camera"]).diff < 20""", timeout=10_000)
+            page.click("label:has(#style-enabled)")
+
+            # live stats: frames per second painted, round trip over the data channel
+            page.wait_for_function("() => window.stylecast.stats.fps > 1 && window.stylecast.stats.rtt !== null",
+                                   timeout=10_000)
+            assert float(page.inner_text("#stat-rtt")) >= 0
+            assert page.get_attribute("#captions", "aria-live") == "polite"
+
+            # the OBS viewer page shows the same stylized output, recvonly
+            viewer = browser.new_page(viewport={"width": 640, "height": 480})
+            viewer.goto(server.rstrip("/") + "/viewer")
+            viewer.wait_for_function(PLAYING_JS, arg="output", timeout=20_000)
+            viewer.wait_for_function(f"""() => {{ const s = ({PIXELS_JS})(["output", null]);
+                return s.mean[2] - s.mean[0] > 60; }}""", timeout=10_000)
+            viewer.close()
+
+            shot = tmp_path / "webrtc.png"
+            page.wait_for_timeout(1500)  # let the stats tick and a caption arrive for the picture
+            page.screenshot(path=str(shot))
+            assert shot.stat().st_size > 10_000
+            if os.environ.get("STYLECAST_SCREENSHOT"):
+                shutil.copyfile(shot, os.environ["STYLECAST_SCREENSHOT"])
+        finally:
+            browser.close()
