@@ -148,18 +148,19 @@ def make_server(style: Path, style_dir: Path | None = None, token: str | None = 
 
 
 @contextlib.asynccontextmanager
-async def running(server: StreamServer):
+async def running(server: StreamServer, tls=None):
     """The server's aiohttp app on 127.0.0.1:<free port>; yields (base URL, HTTP session)."""
     from aiohttp import web
 
     runner = web.AppRunner(server.app())
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls)
     await site.start()
     port = runner.addresses[0][1]
     try:
-        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:  # cookies for IPs
-            yield f"http://127.0.0.1:{port}", http
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),  # cookies for IPs
+                                         connector=aiohttp.TCPConnector(ssl=False)) as http:  # self-signed
+            yield f"{'https' if tls else 'http'}://127.0.0.1:{port}", http
     finally:
         await runner.cleanup()  # runs on_shutdown: closes every peer connection
 
@@ -234,7 +235,8 @@ def test_viewer_page_gets_the_first_senders_output(style_dir: Path) -> None:
             await sender.close()
             await wait_until(lambda: len(server.peers) == 1)
             assert (await viewer.frame(skip=2)).max() < 40  # back to the placeholder
-            await viewer.close()
+        assert not server.peers  # shutdown closed the viewer that was still connected
+        await wait_until(lambda: viewer.pc.connectionState == "closed")
 
     asyncio.run(scenario())
 
@@ -434,3 +436,44 @@ def test_captions_arrive_as_text_and_burned_into_the_video(style_dir: Path) -> N
         asyncio.run(scenario())
     finally:
         captioning.finish()
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A throwaway localhost certificate and key (PEM), made with `cryptography` (aiortc's own dependency)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_https_serves_the_page_and_accepts_offers(tmp_path: Path, tiny_style: Path) -> None:
+    from realtime.webrtc.server import ssl_context
+
+    server = make_server(tiny_style)
+    tls = ssl_context(*self_signed_certificate(tmp_path))
+
+    async def scenario() -> None:
+        async with running(server, tls) as (base, http):
+            assert base.startswith("https://")
+            async with http.get(base + "/") as response:
+                assert response.status == 200 and "<video" in await response.text()
+            client = Client()
+            await client.connect(http, base)
+            assert (await client.frame()).shape == (*SIZE, 3)
+            await client.close()
+
+    asyncio.run(scenario())

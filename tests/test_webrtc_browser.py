@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_webrtc import TINTS, _free_port, _wait_for_url, make_tinted_style
+from test_webrtc import TINTS, _free_port, _wait_for_url, make_tinted_style
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -118,7 +118,10 @@ def test_page_streams_stylized_video_and_switches_style(server: str, tmp_path: P
             page.wait_for_function("() => window.stylecast.stats.fps > 1 && window.stylecast.stats.rtt !== null",
                                    timeout=10_000)
             assert float(page.inner_text("#stat-rtt")) >= 0
+            # narration arrives as text too, in the aria-live region screen readers announce
             assert page.get_attribute("#captions", "aria-live") == "polite"
+            page.wait_for_function("() => document.querySelector('#captions p')", timeout=30_000)
+            assert page.inner_text("#captions p:last-child").strip()
 
             # the OBS viewer page shows the same stylized output, recvonly
             viewer = browser.new_page(viewport={"width": 640, "height": 480})
