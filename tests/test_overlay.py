@@ -1,0 +1,81 @@
+"""The subtitle overlay: only the subtitle region changes, text is readable (CJK too), fades, renders once."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from common.errors import UserError
+from realtime import overlay as overlay_module
+from realtime.captioner.base import Caption
+from realtime.overlay import SubtitleOverlay, wrap_text, load_font
+
+W, H = 320, 180
+
+
+def background() -> np.ndarray:
+    ys, xs = np.mgrid[0:H, 0:W]
+    return np.stack([xs % 256, ys * 255 // H, (xs + ys) % 256], -1).astype(np.uint8)
+
+
+def changed_box(a: np.ndarray, b: np.ndarray) -> tuple[int, int, int, int]:
+    ys, xs = np.nonzero(np.any(a != b, axis=-1))
+    return ys.min(), ys.max(), xs.min(), xs.max()
+
+
+def test_only_the_subtitle_region_changes() -> None:
+    overlay = SubtitleOverlay("en")
+    caption = Caption("There's someone in the middle, hi there! Nice warm tones, lots of red and orange.", 1.0, 4.0)
+    image = background()
+    out = overlay.draw(image, caption, 3.0)
+    assert np.array_equal(image, background())  # the input frame is left alone
+    top, bottom, left, right = changed_box(image, out)
+    rgb, _ = overlay.render(caption.text, W, H)
+    x, y = overlay.region(W, H, rgb)
+    assert top >= y and bottom < y + rgb.shape[0] and left >= x and right < x + rgb.shape[1]
+    assert top > H // 2  # at the bottom
+    strip = out[y:y + rgb.shape[0], x:x + rgb.shape[1]].astype(int)
+    assert (strip.min(-1) > 230).mean() > 0.02  # white text ...
+    assert (strip.max(-1) < 40).mean() > 0.05  # ... with a dark outline/box: readable on any picture
+    assert rgb.shape[0] > 2 * 12 and rgb.shape[1] <= W  # wrapped onto several lines inside the frame
+
+
+def test_no_caption_or_outside_its_time_leaves_the_frame_alone() -> None:
+    overlay = SubtitleOverlay("en")
+    caption = Caption("hello", 1.0, 2.0)
+    for pts in (0.5, 3.0, 9.0):
+        assert np.array_equal(overlay.draw(background(), caption, pts), background())
+    assert np.array_equal(overlay.draw(background(), None, 1.5), background())
+
+
+def test_fades_in_and_out_and_renders_once() -> None:
+    overlay = SubtitleOverlay("en", fade_s=0.3)
+    caption = Caption("Everything's nice and still.", 1.0, 2.0)
+    strength = {}
+    for pts in np.arange(1.0, 3.0, 0.05):
+        out = overlay.draw(background(), caption, float(pts))
+        strength[round(float(pts), 2)] = np.abs(out.astype(int) - background()).sum()
+    assert strength[1.0] < strength[1.1] < strength[1.5] and strength[2.95] < strength[2.5]
+    assert strength[1.5] == strength[2.0]  # fully shown in the middle
+    assert overlay.renders == 1  # the text image is cached; frames only blend
+
+
+def test_chinese_is_drawn_with_real_glyphs() -> None:
+    overlay = SubtitleOverlay("zh")
+    cat, dog = (overlay.render(text, W, H)[1] for text in ("猫猫猫", "狗狗狗"))
+    assert cat.shape == dog.shape and not np.array_equal(cat, dog)  # missing glyphs would be identical boxes
+    font = load_font("zh", 20)
+    lines = wrap_text("中间有个人，你好呀！色调好温暖，红色和橙色为主。" * 2, font, 200)
+    assert len(lines) >= 3 and all(font.getlength(line) <= 200 for line in lines)
+    assert "".join(lines) == "中间有个人，你好呀！色调好温暖，红色和橙色为主。" * 2
+
+
+def test_missing_chinese_font_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(overlay_module, "find_font", lambda lang: None)
+    with pytest.raises(UserError, match="fonts-wqy-microhei"):
+        SubtitleOverlay("zh")
+
+
+def test_english_wraps_at_spaces() -> None:
+    font = load_font("en", 20)
+    lines = wrap_text("one two three four five six seven eight nine ten", font, 120)
+    assert len(lines) > 1 and " ".join(lines) == "one two three four five six seven eight nine ten"
