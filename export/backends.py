@@ -2,19 +2,34 @@
 
 Frames are HxWx3 uint8 RGB numpy arrays in and out. `strength` blends the stylized frame with
 the original (0 = original, 1 = fully stylized), done where the data already is.
+
+Backends, fastest first (the order `auto` tries):
+- tensorrt:      TensorRT FP16 engine (cached on disk), NVIDIA GPUs, `pip install .[tensorrt]`;
+- pytorch-cuda:  PyTorch FP16 autocast, one CUDA graph per frame size;
+- onnx-cpu:      ONNX Runtime on the CPU (the ONNX file is exported once per style and cached);
+- pytorch-cpu:   plain PyTorch, always available, the reference the others are checked against.
+GPU backends also offer `stylize_tensor(frame_cuda_uint8, strength)`, which never leaves the GPU.
 """
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 
 from common.errors import UserError
-from training.checkpoint import StyleInfo, load_style
+from export.preprocess import (array_to_frame, check_frame, frame_to_array, frame_to_tensor, resize_tensor,
+                               tensor_to_frame)
+from training.checkpoint import StyleInfo, load_style, read_style_info, resolve_style
 
-BACKENDS = ("auto", "pytorch-cpu")
+BACKENDS = ("auto", "tensorrt", "pytorch-cuda", "onnx-cpu", "pytorch-cpu")
+AUTO_ORDER = BACKENDS[1:]
+
+log = logging.getLogger(__name__)
 
 
 class Stylizer(ABC):
@@ -32,6 +47,10 @@ class Stylizer(ABC):
         """frame: HxWx3 uint8 RGB -> HxWx3 uint8 RGB of the same size."""
 
 
+def _clamp_strength(strength: float) -> float:
+    return min(1.0, max(0.0, float(strength)))
+
+
 class TorchCPUStylizer(Stylizer):
     """Plain PyTorch on the CPU: always available, the reference the others are checked against."""
 
@@ -46,15 +65,219 @@ class TorchCPUStylizer(Stylizer):
 
     @torch.inference_mode()
     def __call__(self, frame: np.ndarray, strength: float = 1.0) -> np.ndarray:
-        x = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None].float().div_(255.0)
+        check_frame(frame)
+        strength = _clamp_strength(strength)
+        x = frame_to_tensor(torch.from_numpy(np.ascontiguousarray(frame)))
         y = self.model(x)
-        if strength < 1.0:
-            y = torch.lerp(x, y, float(strength))
-        return y[0].permute(1, 2, 0).mul_(255.0).add_(0.5).clamp_(0, 255).to(torch.uint8).numpy()
+        return tensor_to_frame(y, x if strength < 1.0 else None, strength).numpy()
+
+
+class OnnxCPUStylizer(Stylizer):
+    """ONNX Runtime on the CPU: the exported graph (cached per weights hash) with ORT's fused kernels."""
+
+    name = "onnx-cpu"
+
+    def __init__(self, style: str | Path):
+        self.load_style(style)
+
+    def load_style(self, style: str | Path) -> StyleInfo:
+        from export.onnx import INPUT_NAME, ort_session, style_onnx
+
+        path, info = style_onnx(style, "fp32")
+        self.session, self.info, self._input = ort_session(path), info, INPUT_NAME
+        return self.info
+
+    def __call__(self, frame: np.ndarray, strength: float = 1.0) -> np.ndarray:
+        check_frame(frame)
+        strength = _clamp_strength(strength)
+        x = frame_to_array(frame)
+        y = self.session.run(None, {self._input: x})[0]
+        return array_to_frame(y, x if strength < 1.0 else None, strength)
+
+
+class CudaStylizer(Stylizer):
+    """Shared GPU path: uint8 frames go up (pinned, async), everything else happens on the GPU.
+
+    Per frame only H*W*3 bytes cross PCIe each way; conversion to float, optional resizing,
+    the model, blending and rounding back to uint8 all run on the device.
+    """
+
+    def __init__(self, style: str | Path):
+        self.device = torch.device("cuda")
+        self._host: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
+        self.load_style(style)
+
+    @abstractmethod
+    def _stylize_on_device(self, frame: torch.Tensor, strength: float) -> torch.Tensor:
+        """HxWx3 uint8 CUDA -> HxWx3 uint8 CUDA (may be an internal buffer, valid until the next call)."""
+
+    @torch.inference_mode()
+    def stylize_tensor(self, frame: torch.Tensor, strength: float = 1.0) -> torch.Tensor:
+        """HxWx3 uint8 RGB CUDA tensor -> new HxWx3 uint8 CUDA tensor: for callers that keep data on the GPU."""
+        check_frame(frame)
+        return self._stylize_on_device(frame.to(self.device), _clamp_strength(strength)).clone()
+
+    @torch.inference_mode()
+    def __call__(self, frame: np.ndarray, strength: float = 1.0) -> np.ndarray:
+        check_frame(frame)
+        hw = frame.shape[:2]
+        if hw not in self._host:  # page-locked buffers: async DMA, allocated once per frame size
+            self._host = {hw: tuple(torch.empty((*hw, 3), dtype=torch.uint8, pin_memory=True) for _ in range(2))}
+        upload, download = self._host[hw]
+        upload.numpy()[...] = frame
+        result = self._stylize_on_device(upload.to(self.device, non_blocking=True), _clamp_strength(strength))
+        download.copy_(result, non_blocking=True)
+        torch.cuda.current_stream().synchronize()
+        return download.numpy().copy()
+
+
+class TorchCUDAStylizer(CudaStylizer):
+    """PyTorch with FP16 autocast; each frame size is captured once as a CUDA graph and replayed.
+
+    Autocast (not `.half()`) keeps the LayerNorm variance and the softmaxes in FP32. A CUDA graph
+    turns ~100 small kernel launches into one, which is what makes a 190k-parameter network fast.
+    """
+
+    name = "pytorch-cuda"
+    MAX_GRAPHS = 4  # frame sizes kept captured (each holds its activations' memory)
+
+    def load_style(self, style: str | Path) -> StyleInfo:
+        self.model, self.info = load_style(style, self.device)
+        self.model = self.model.to(memory_format=torch.channels_last)
+        self._graphs: OrderedDict[tuple[int, int], tuple] = OrderedDict()  # weights changed: recapture
+        return self.info
+
+    def _pipeline(self, frame: torch.Tensor, strength: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        x = frame_to_tensor(frame, torch.float16).contiguous(memory_format=torch.channels_last)
+        with torch.autocast("cuda", dtype=torch.float16, cache_enabled=False):
+            y = self.model(x)
+        return tensor_to_frame(y.float(), x.float(), strength, out=out)
+
+    def _capture(self, hw: tuple[int, int]) -> tuple:
+        frame = torch.zeros((*hw, 3), dtype=torch.uint8, device=self.device)
+        strength = torch.ones((), device=self.device)
+        out = torch.empty_like(frame)
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):  # warm-up outside the graph (cuDNN picks its kernels here)
+            for _ in range(3):
+                self._pipeline(frame, strength, out)
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            self._pipeline(frame, strength, out)
+        return graph, frame, strength, out
+
+    def _stylize_on_device(self, frame: torch.Tensor, strength: float) -> torch.Tensor:
+        hw = tuple(frame.shape[:2])
+        if hw not in self._graphs:
+            self._graphs[hw] = self._capture(hw)
+            if len(self._graphs) > self.MAX_GRAPHS:
+                self._graphs.popitem(last=False)
+        self._graphs.move_to_end(hw)
+        graph, static_frame, static_strength, out = self._graphs[hw]
+        static_frame.copy_(frame)
+        static_strength.fill_(strength)
+        graph.replay()
+        return out
+
+
+class TensorRTStylizer(CudaStylizer):
+    """TensorRT FP16 engine; frames outside the engine's size profile are resized on the GPU and back."""
+
+    name = "tensorrt"
+
+    def __init__(self, style: str | Path, profile=None):
+        from export.tensorrt import ShapeProfile, require_tensorrt
+
+        require_tensorrt()
+        self.profile = profile or ShapeProfile()
+        super().__init__(style)
+
+    def load_style(self, style: str | Path) -> StyleInfo:
+        from export.tensorrt import TensorRTEngine, cached_engine
+
+        engine = TensorRTEngine(cached_engine(style, self.profile, fp16=True))
+        self.engine, self.info = engine, read_style_info(resolve_style(style))
+        return self.info
+
+    def _stylize_on_device(self, frame: torch.Tensor, strength: float) -> torch.Tensor:
+        x = frame_to_tensor(frame)
+        hw = tuple(x.shape[-2:])
+        y = resize_tensor(self.engine(resize_tensor(x, self.profile.fit(hw))), hw)
+        return tensor_to_frame(y, x if strength < 1.0 else None, strength)
+
+
+def _cuda_unavailable_reason() -> str | None:
+    if not torch.cuda.is_available():
+        return "no CUDA GPU is visible to PyTorch (CPU-only torch build or no driver)"
+    major, _ = torch.cuda.get_device_capability()
+    if major < 7:
+        return f"GPU '{torch.cuda.get_device_name()}' has no fast FP16 (compute capability {major}.x < 7.0)"
+    return None
+
+
+def _onnxruntime_unavailable_reason() -> str | None:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return "onnxruntime is not installed"
+    return None
+
+
+def unavailable_reason(backend: str) -> str | None:
+    """None if `backend` can run on this machine, else one sentence saying why not."""
+    from export.tensorrt import tensorrt_unavailable_reason
+
+    checks: dict[str, Callable[[], str | None]] = {
+        "tensorrt": tensorrt_unavailable_reason,
+        "pytorch-cuda": _cuda_unavailable_reason,
+        "onnx-cpu": _onnxruntime_unavailable_reason,
+        "pytorch-cpu": lambda: None,
+    }
+    if backend not in checks:
+        raise UserError(f"unknown backend '{backend}' (choose from: {', '.join(BACKENDS)})")
+    return checks[backend]()
+
+
+def available_backends() -> list[str]:
+    """The backends that can run here, fastest first."""
+    return [name for name in AUTO_ORDER if unavailable_reason(name) is None]
+
+
+_CLASSES: dict[str, type[Stylizer]] = {
+    "tensorrt": TensorRTStylizer,
+    "pytorch-cuda": TorchCUDAStylizer,
+    "onnx-cpu": OnnxCPUStylizer,
+    "pytorch-cpu": TorchCPUStylizer,
+}
 
 
 def create_stylizer(style: str | Path, backend: str = "auto") -> Stylizer:
-    """The one place that picks a backend; 'auto' takes the fastest one available here."""
-    if backend in ("auto", "pytorch-cpu"):
-        return TorchCPUStylizer(style)
-    raise UserError(f"unknown backend '{backend}' (choose from: {', '.join(BACKENDS)})")
+    """The one place that picks a backend; 'auto' takes the fastest one available here (and logs which).
+
+    A named backend that cannot run here is a UserError saying why. Under 'auto', a backend that
+    fails to start (e.g. a TensorRT build error) is logged and the next one is tried.
+    """
+    resolve_style(style)  # a bad style name is the user's error whichever backend runs it
+    if backend != "auto":
+        reason = unavailable_reason(backend)
+        if reason:
+            raise UserError(f"backend '{backend}' is not available here: {reason} "
+                            f"(available: {', '.join(available_backends())})")
+        return _CLASSES[backend](style)
+    candidates = available_backends()
+    for name in candidates:
+        try:
+            stylizer = _CLASSES[name](style)
+        except UserError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a GPU backend failing must not stop the stream
+            if name == candidates[-1]:
+                raise
+            log.warning("backend %s failed to start (%s); trying the next one", name, exc)
+            continue
+        skipped = [f"{n}: {unavailable_reason(n)}" for n in AUTO_ORDER if n not in candidates]
+        log.info("backend: %s (fastest available here%s)", name, f"; not available: {'; '.join(skipped)}" if skipped else "")
+        return stylizer
+    raise AssertionError("pytorch-cpu is always available")
