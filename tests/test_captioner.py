@@ -16,7 +16,7 @@ from realtime.captioner.cascade import Box
 from realtime.captioner.service import CaptionService, Observation
 from realtime.captioner.timing import reading_seconds
 from realtime.frames import Frame
-from tests.clips import pattern
+from clips import pattern
 
 PEOPLE = {"en": r"\b(face|faces|person|people|someone|somebody|folks|smil\w*)\b", "zh": r"[人脸笑]"}
 CATS = {"en": r"\b(cat|cats|kitty|kitties)\b", "zh": r"猫"}
@@ -197,3 +197,18 @@ def test_captions_follow_video_time_and_scene_changes() -> None:
     first = service.captions[0]
     assert service.active(first.start + 0.01) == first and service.active(-1.0) is None
     assert service.active(1e6) is None
+
+
+def test_in_step_mode_shows_each_line_from_the_frame_it_describes() -> None:
+    """File renders: active(pts) waits for the narrator, so a line is never burned in late."""
+    narrator = GatedNarrator()
+    service = CaptionService(narrator, every_s=1.0, in_step=True)
+    try:
+        frames = [frame(i / 10) for i in range(30)]
+        for f in frames:
+            service.offer(f, "tiny")
+        shown = [service.active(f.pts) for f in frames]  # no sleeping: active() waits as needed
+    finally:
+        service.close()
+    assert [c.start for c in service.captions] == [0.0, 1.0, 2.0]
+    assert all(c is not None and c.start == int(f.pts) for c, f in zip(shown, frames))

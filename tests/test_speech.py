@@ -10,7 +10,7 @@ import pytest
 
 from realtime.captioner.base import Caption
 from realtime.speech import mix_narration, synthesize
-from tests.clips import make_clip
+from clips import make_clip
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 

@@ -74,6 +74,16 @@ def _option(args: argparse.Namespace, name: str, default):
     return default if value is None else value
 
 
+def renders_file(args: argparse.Namespace) -> bool:
+    """True when `run` renders a file or folder as fast as it can (not paced, not a camera or stream):
+    then captions go in step with the frames instead of whenever the narrator is ready."""
+    source = getattr(args, "source", None)
+    if source is None or _option(args, "realtime", False):
+        return False
+    path = Path(str(source))
+    return path.is_file() or path.is_dir()
+
+
 def build_narrator(args: argparse.Namespace) -> Narrator:
     """The narrator --captioner asks for (offline by default; models only from local files/servers)."""
     lang = _option(args, "caption_lang", "en")
@@ -108,7 +118,7 @@ def build_captioning(args: argparse.Namespace, output_path: Path | None = None) 
     lang = _option(args, "caption_lang", "en")
     renderer = SubtitleOverlay(lang)  # checks the font first: a clear error before anything starts
     narrator = build_narrator(args)
-    service = CaptionService(narrator, every_s=every)
+    service = CaptionService(narrator, every_s=every, in_step=renders_file(args))
     captioning = Captioning(service, renderer, output_path, speak=bool(_option(args, "speak", False)))
     service.subscribe(captioning.captions.append)
     if captioning.speak:

@@ -29,7 +29,9 @@ class OfflineNarrator:
 
     def describe(self, observation: Observation) -> str | None:
         motion = observation.motion
-        if motion is None and observation.previous is not None:
+        if observation.scene_changed:  # across a cut, frame differences are not movement
+            motion = None
+        elif motion is None and observation.previous is not None:
             motion = motion_between(observation.previous, observation.image)
         facts = measure(observation.image, motion, observation.scene_changed and not observation.first,
                         observation.style_name)

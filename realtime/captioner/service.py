@@ -10,7 +10,9 @@ the frame it describes, and handed to the subscribers (subtitle files, OBS text,
 from __future__ import annotations
 
 import bisect
+import collections
 import logging
+import math
 import os
 import threading
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 
 LOOK_EVERY_S = 0.2  # wall-clock interval between the worker's looks at the newest frame
 SCENE_CHANGE = 0.22  # mean |difference| of thumbnails (0..1) that counts as a new scene
+MOTION_GAP_S = 0.2  # motion is measured against the frame about this long before (video seconds)
 MIN_GAP_S = 1.5  # a scene change narrates early, but not more often than this (video seconds)
 KEEP_CAPTIONS = 64
 
@@ -66,38 +69,60 @@ def _lower_priority() -> None:
 
 
 class CaptionService:
-    """The CaptionSource used by `run` and `serve`: narration from a worker thread, timed in pts."""
+    """The CaptionSource used by `run` and `serve`: narration from a worker thread, timed in pts.
+
+    Two modes:
+    - live (cameras, streams, the browser, paced files): offer() keeps only the newest frame, the
+      worker looks a few times a second, and nothing ever waits for the narrator; a line shows up
+      on screen as soon as it is ready.
+    - in_step (files rendered as fast as possible): the worker sees every frame in order and
+      `active(pts)` waits until every frame up to `pts` has been considered, so each line is burned
+      in from the very frame it describes. offer() still returns at once; the wait happens in the
+      pipeline's overlay stage, which for files already runs with back-pressure.
+    """
 
     def __init__(self, narrator: Narrator, every_s: float = 4.0, look_every_s: float = LOOK_EVERY_S,
-                 scene_change: float = SCENE_CHANGE):
+                 scene_change: float = SCENE_CHANGE, in_step: bool = False, wait_limit_s: float = 60.0):
         if every_s <= 0:
             raise ValueError("every_s must be positive")
         self.narrator = narrator
         self.lang = narrator.lang
         self.every_s = every_s
-        self.look_every_s = look_every_s
+        self.look_every_s = 0.0 if in_step else look_every_s
         self.scene_change = scene_change
+        self.in_step = in_step
+        self.wait_limit_s = wait_limit_s
         self.captions: list[Caption] = []  # published, in start order
         self.errors = 0
         self._starts: list[float] = []
         self._latest: tuple[Frame, str] | None = None
+        self._queue: collections.deque[tuple[Frame, str]] = collections.deque()  # in_step only
+        self._considered = -math.inf  # in_step: pts up to which every frame has been considered
         self._subscribers: list[Callable[[Caption], None]] = []
         self._lock = threading.Lock()
+        self._progress = threading.Condition(self._lock)
         self._new_frame = threading.Event()
         self._stop = threading.Event()
+        self._history: collections.deque[tuple[float, np.ndarray, np.ndarray]] = collections.deque(maxlen=32)
+        self._last_caption: tuple[float, np.ndarray] | None = None  # pts + thumbnail of the last narrated frame
         self._worker = threading.Thread(target=self._run, name="captioner", daemon=True)
         self._worker.start()
 
     # --- the frame loop's side (never blocks) -----------------------------------------------
 
     def offer(self, frame: Frame, style_name: str) -> None:
-        """Keep a reference to the newest frame; the worker picks it up when it next looks."""
-        self._latest = (frame, style_name)  # one reference swap: atomic under the GIL
+        """Hand over a frame without copying it; returns at once."""
+        if self.in_step:
+            self._queue.append((frame, style_name))  # deque.append is thread-safe
+        else:
+            self._latest = (frame, style_name)  # one reference swap: atomic under the GIL
         self._new_frame.set()
 
     def active(self, pts: float) -> Caption | None:
-        """The newest caption that has started by `pts` and not yet ended."""
-        with self._lock:
+        """The newest caption that has started by `pts` and not yet ended (in_step: once it is known)."""
+        with self._progress:
+            if self.in_step:
+                self._progress.wait_for(lambda: self._considered >= pts or self._stop.is_set(), self.wait_limit_s)
             i = bisect.bisect_right(self._starts, pts)
             if i == 0:
                 return None
@@ -112,43 +137,61 @@ class CaptionService:
         """Stop the worker (lets a narration in progress finish, up to `timeout` seconds)."""
         self._stop.set()
         self._new_frame.set()
+        with self._progress:
+            self._progress.notify_all()
         self._worker.join(timeout)
 
     # --- the worker -------------------------------------------------------------------------
 
+    def _next_frame(self) -> tuple[Frame, str] | None:
+        if self.in_step:
+            return self._queue.popleft() if self._queue else None
+        latest, self._latest = self._latest, None
+        return latest
+
     def _run(self) -> None:
         _lower_priority()
-        previous: tuple[Frame, np.ndarray] | None = None  # last frame looked at + its thumbnail
-        last_caption: tuple[float, np.ndarray] | None = None  # pts + thumbnail of the last narrated frame
         while not self._stop.is_set():
-            self._new_frame.wait()
-            self._new_frame.clear()
-            latest = self._latest
-            if self._stop.is_set() or latest is None:
+            item = self._next_frame()
+            if item is None:
+                self._new_frame.wait()
+                self._new_frame.clear()
                 continue
-            frame, style_name = latest
-            if previous is not None and frame is previous[0]:
-                continue
-            thumb = thumbnail(frame.image)
-            observation = Observation(frame.image, frame.pts, style_name, first=last_caption is None)
-            if previous is not None and 0.0 <= frame.pts - previous[0].pts <= 2.0:
-                observation.previous = previous[0].image
-                difference = frame_difference(thumb, previous[1])
-                observation.motion = difference if difference < self.scene_change else None  # a cut is not motion
-            if last_caption is not None:
-                since = frame.pts - last_caption[0]
-                changed = frame_difference(thumb, last_caption[1]) >= self.scene_change
-                observation.scene_changed = changed
-                if since < 0:  # the source restarted its clock (new file in a playlist, reconnect)
-                    since = self.every_s
-                if not (since >= self.every_s or (changed and since >= MIN_GAP_S)):
-                    previous = (frame, thumb)
-                    self._stop.wait(self.look_every_s)
-                    continue
-            previous = (frame, thumb)
-            last_caption = (frame.pts, thumb)
-            self._narrate(observation)
-            self._stop.wait(self.look_every_s)
+            self._consider(*item)
+            if self.in_step:
+                with self._progress:
+                    self._considered = item[0].pts
+                    self._progress.notify_all()
+            elif self.look_every_s:
+                self._stop.wait(self.look_every_s)
+
+    def _consider(self, frame: Frame, style_name: str) -> None:
+        """Measure motion / scene change on a thumbnail, and narrate the frame when it is due."""
+        thumb = thumbnail(frame.image)
+        observation = Observation(frame.image, frame.pts, style_name, first=self._last_caption is None)
+        earlier = self._earlier(frame.pts)
+        self._history.append((frame.pts, thumb, frame.image))
+        if earlier is not None:
+            difference = frame_difference(thumb, earlier[1])
+            observation.previous = earlier[2]
+            observation.motion = difference if difference < self.scene_change else None  # a cut is not motion
+        if self._last_caption is not None:
+            since = frame.pts - self._last_caption[0]
+            changed = frame_difference(thumb, self._last_caption[1]) >= self.scene_change
+            observation.scene_changed = changed
+            if since < 0:  # the source restarted its clock (new file in a playlist, reconnect)
+                since = self.every_s
+            if not (since >= self.every_s or (changed and since >= MIN_GAP_S)):
+                return
+        self._last_caption = (frame.pts, thumb)
+        self._narrate(observation)
+
+    def _earlier(self, pts: float) -> tuple[float, np.ndarray, np.ndarray] | None:
+        """The frame looked at about MOTION_GAP_S before `pts` (for motion), if there is one."""
+        candidates = [h for h in self._history if 0.0 < pts - h[0] <= 2.0]
+        if not candidates:
+            return None
+        return min(candidates, key=lambda h: abs(pts - h[0] - MOTION_GAP_S))
 
     def _narrate(self, observation: Observation) -> None:
         try:

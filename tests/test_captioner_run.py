@@ -1,0 +1,92 @@
+"""`stream.py run` with captions, end to end: sidecar subtitles timed to the video, text burned in
+only in the subtitle region, the OBS text file, and --no-captions."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+import skimage.data
+from clips import decode
+
+REPO = Path(__file__).resolve().parents[1]
+FPS, W, H = 8, 320, 240
+CUE = re.compile(r"(\d\d):(\d\d):(\d\d)[,.](\d\d\d) --> (\d\d):(\d\d):(\d\d)[,.](\d\d\d)\n(.+)")
+
+
+def scene_clip(path: Path) -> Path:
+    """2 s of a face (skimage's astronaut), then 1 s of a cat close-up: 24 frames at 8 fps, 320x240."""
+    face = cv2.resize(skimage.data.astronaut(), (W, W))[40:40 + H]
+    cat = cv2.resize(skimage.data.chelsea(), (W, H))
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        for i in range(3 * FPS):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(face if i < 2 * FPS else cat), format="rgb24")
+            frame.pts = i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / "stream.py"), "run", "--headless", *args],
+                          capture_output=True, text=True, timeout=180, cwd=REPO)
+
+
+def cues(path: Path) -> list[tuple[float, float, str]]:
+    found = []
+    for m in CUE.finditer(path.read_text(encoding="utf-8")):
+        h1, m1, s1, ms1, h2, m2, s2, ms2 = map(int, m.groups()[:8])
+        found.append((h1 * 3600 + m1 * 60 + s1 + ms1 / 1000, h2 * 3600 + m2 * 60 + s2 + ms2 / 1000, m.group(9)))
+    return found
+
+
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory: pytest.TempPathFactory, tiny_style: Path) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("captioned")
+    source = scene_clip(folder / "in.mp4")
+    common = ["--source", str(source), "--style", str(tiny_style)]
+    captioned = run(*common, "--output", str(folder / "captioned.mp4"), "--caption-every", "1",
+                    "--obs-text", str(folder / "obs.txt"))
+    assert captioned.returncode == 0, captioned.stderr
+    plain = run(*common, "--output", str(folder / "plain.mp4"), "--no-captions")
+    assert plain.returncode == 0, plain.stderr
+    return {"source": source, "captioned": folder / "captioned.mp4", "plain": folder / "plain.mp4",
+            "obs": folder / "obs.txt"}
+
+
+def test_sidecar_subtitles_follow_the_video(recordings: dict[str, Path]) -> None:
+    video = decode(recordings["captioned"])
+    srt, vtt = (cues(recordings["captioned"].with_suffix(s)) for s in (".srt", ".vtt"))
+    assert srt and srt == vtt
+    assert recordings["captioned"].with_suffix(".vtt").read_text().startswith("WEBVTT\n\n")
+    assert srt[0][0] == 0.0  # the first frame is narrated
+    end_of_video = video.pts[-1] + video.frame_interval
+    for (start, end, text), following in zip(srt, srt[1:] + [None]):
+        assert min(abs(start - p) for p in video.pts) < 1e-3, "a cue starts between frames"
+        assert start < end <= end_of_video + 1e-3
+        if following is not None:
+            assert end <= following[0] + 1e-9 and following[0] - start >= 1.0 - 1e-3  # no overlap, every >= 1 s
+    face_lines = [text for start, _, text in srt if start < 2.0]
+    assert face_lines and all(re.search(r"face|someone|somebody|person|people|folks", t, re.I) for t in face_lines)
+    assert recordings["obs"].read_text(encoding="utf-8") == srt[-1][2]  # OBS shows the newest line
+
+
+def test_burned_in_text_changes_only_the_subtitle_region(recordings: dict[str, Path]) -> None:
+    captioned, plain = decode(recordings["captioned"]), decode(recordings["plain"])
+    assert len(captioned.frames) == len(plain.frames) == 3 * FPS
+    top = H * 2 // 3 - 16  # subtitles sit in the bottom third; 16 px of codec block bleed allowed
+    shown = 0
+    for a, b in zip(captioned.frames, plain.frames):
+        difference = np.abs(a.astype(int) - b.astype(int))
+        assert difference[:top].mean() < 2.5  # only the encoder's noise above the subtitles
+        if difference[top:].mean() > 10.0:
+            shown += 1
+    assert shown >= FPS  # visible for at least a second of the 3 s clip
+    assert not recordings["plain"].with_suffix(".srt").exists()
