@@ -93,7 +93,7 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", required=True, help="name of the new style (files NAME.safetensors/.json/.jpg)")
     p.add_argument("--content", metavar="DIR", help="content photos and/or videos, searched recursively "
                    "(default: the photos that ship with scikit-image)")
-    p.add_argument("--steps", type=int, default=2000, help="training steps (default 2000)")
+    p.add_argument("--steps", type=int, help="training steps (default 2000; with --resume: the run's own)")
     p.add_argument("--size", type=int, default=256, help="training crop size in px (default 256)")
     p.add_argument("--style-size", type=int, metavar="PX",
                    help="scale the style image's short side to PX: bigger = bigger strokes (default 1.5 x --size)")
@@ -122,7 +122,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from training.train import TrainConfig, train
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if args.steps < 1 or args.size < 16 or args.batch < 1:
+    if args.steps is None:
+        args.steps = 0 if args.resume else 2000
+    if (args.steps < 1 and not args.resume) or args.size < 16 or args.batch < 1:
         raise UserError("--steps and --batch must be >= 1 and --size >= 16")
     weights = LossWeights(**{name: value for name in LossWeights().as_dict()
                              if (value := getattr(args, f"{name}_weight")) is not None})

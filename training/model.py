@@ -157,3 +157,37 @@ class StyleNetwork(nn.Module):
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+class PatchDiscriminator(nn.Module):
+    """Multi-scale PatchGAN (Isola et al. 2017; Wang et al. 2018): judges local patches, not whole images.
+
+    `scales` copies of a small strided conv net see the image at 1, 1/2, 1/4 ... resolution, so both fine
+    texture (grout lines, hatching) and larger strokes are judged. Spectral norm on every conv keeps the
+    discriminator 1-Lipschitz-ish and the GAN stable without tuning. Training only: never exported.
+    Input Bx3xHxW in [0, 1]; output one BxHpxWp logit map per scale.
+    """
+
+    def __init__(self, channels: int = 32, layers: int = 3, scales: int = 2):
+        super().__init__()
+        self.heads = nn.ModuleList(self._head(channels, layers) for _ in range(scales))
+
+    @staticmethod
+    def _head(channels: int, layers: int) -> nn.Sequential:
+        sn = nn.utils.spectral_norm
+        modules: list[nn.Module] = [sn(nn.Conv2d(3, channels, 4, stride=2, padding=1)), nn.LeakyReLU(0.2)]
+        c = channels
+        for _ in range(layers - 1):
+            modules += [sn(nn.Conv2d(c, c * 2, 4, stride=2, padding=1)), nn.LeakyReLU(0.2)]
+            c *= 2
+        modules.append(sn(nn.Conv2d(c, 1, 3, padding=1)))
+        return nn.Sequential(*modules)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = x * 2.0 - 1.0
+        logits = []
+        for index, head in enumerate(self.heads):
+            if index:
+                x = F.avg_pool2d(x, 2)
+            logits.append(head(x))
+        return logits

@@ -1,0 +1,413 @@
+"""Train one style: the loop behind `stream.py train`.
+
+One step (all images Bx3xSxS in [0, 1]):
+1. Crop a content batch a few pixels larger than S; the clean input is its top-left SxS, the "next frame"
+   is the same picture shifted by (dy, dx), noised and brightness-jittered. Both go through the generator
+   in ONE forward (DDP wants one forward per backward).
+2. Generator loss = content + style (Gram) + TV + temporal (next-frame output == shifted clean output)
+   + adversarial (multi-scale PatchGAN; from `gan_start` on).
+3. Discriminator step: style-image crops are real, generator outputs are fake (hinge or LSGAN).
+
+Resume state (`runs/NAME/state.pt`: weights, optimisers, step) is written every `save_every` steps and on
+Ctrl-C, atomically, and read with torch.load(weights_only=True). The finished style goes through
+`training.checkpoint.save_style` with a preview JPEG beside it.
+Multi-GPU: run under `torchrun --nproc_per_node N stream.py train ...` (DDP; gloo on CPU, NCCL on CUDA).
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from common.errors import UserError
+from styles import STYLES_DIR
+from training import losses
+from training.checkpoint import save_style
+from training.data import RandomCrops, load_images, skimage_photo_paths, read_image, to_image, to_tensor
+from training.features import build_feature_network
+from training.losses import LossWeights, Perturbation
+from training.model import PatchDiscriminator, StyleNetwork
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "state.pt"
+PREVIEW_SIZE = 384  # px, long side of the preview JPEG
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run needs; saved in the resume state and (as `training`) in the style's JSON."""
+
+    style: str
+    name: str
+    content: str | None = None
+    steps: int = 2000
+    size: int = 256
+    style_size: int | None = None  # px, short side the style image is scaled to; default 1.5 x size
+    batch: int = 4
+    device: str = "cpu"
+    lr: float = 1e-3
+    lr_discriminator: float = 2e-4
+    gan: str = "hinge"  # or "lsgan"
+    gan_start: float = 0.2  # fraction of the steps before the adversarial term switches on
+    max_shift: int = 4  # px, temporal-loss shift
+    weights: LossWeights = field(default_factory=LossWeights)
+    architecture: dict[str, Any] = field(default_factory=dict)  # StyleNetwork kwargs; {} = defaults
+    vgg_weights: str | None = None
+    out: str = str(STYLES_DIR)
+    work_dir: str | None = None  # default runs/NAME
+    save_every: int = 200
+    log_every: int = 10
+    sample_every: int = 200
+    seed: int = 0
+    description: str = ""
+    progress: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        values = dict(values)
+        values["weights"] = LossWeights(**values.get("weights", {}))
+        return cls(**values)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.work_dir or Path("runs") / self.name)
+
+
+# --- distributed ------------------------------------------------------------------------------------
+
+@dataclass
+class Distributed:
+    """Rank/world size from torchrun's environment; world 1 when not launched by torchrun."""
+
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @classmethod
+    def start(cls, device: torch.device) -> "Distributed":
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        if world <= 1:
+            return cls()
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        return cls(dist.get_rank(), dist.get_world_size())
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            dist.barrier()
+
+    def stop(self) -> None:
+        if self.world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _unwrap(module: nn.Module) -> nn.Module:
+    return module.module if isinstance(module, DistributedDataParallel) else module
+
+
+# --- the trainer ------------------------------------------------------------------------------------
+
+class StyleTrainer:
+    """Owns the networks, optimisers and style targets; `step(batch)` does one G and one D update."""
+
+    def __init__(self, config: TrainConfig, style_images: list[np.ndarray], device: torch.device,
+                 distributed: Distributed):
+        self.config = config
+        self.device = device
+        self.amp = device.type == "cuda"  # FP16 autocast + loss scaling; CPU stays FP32
+        self.generator: nn.Module = StyleNetwork(**config.architecture).to(device)
+        self.discriminator: nn.Module = PatchDiscriminator().to(device)
+        if distributed.world > 1:
+            ids = [device.index] if device.type == "cuda" else None
+            self.generator = DistributedDataParallel(self.generator, device_ids=ids)
+            self.discriminator = DistributedDataParallel(self.discriminator, device_ids=ids)
+        self.features = build_feature_network(config.vgg_weights).to(device)
+        self.g_optimizer = torch.optim.Adam(self.generator.parameters(), lr=config.lr)
+        self.d_optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_discriminator,
+                                            betas=(0.5, 0.999))
+        self.g_scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.d_scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        style_size = config.style_size or int(config.size * 1.5)
+        scaled = [_scale_short_side(image, style_size) for image in style_images]
+        self.target_grams = self._style_grams(scaled)
+        self.style_crops = RandomCrops(scaled, config.size, seed=config.seed + 1000 + distributed.rank,
+                                       min_fraction=0.8 * config.size / style_size)
+        self.step_index = 0
+
+    @torch.no_grad()
+    def _style_grams(self, images: list[np.ndarray]) -> list[torch.Tensor]:
+        """Mean Gram matrix per style layer over the style image(s), each 1xCxC."""
+        per_image = [[losses.gram_matrix(f) for f in self.features(to_tensor(image).to(self.device))["style"]]
+                     for image in images]
+        return [torch.stack(layer).mean(0) for layer in zip(*per_image)]
+
+    def _autocast(self):
+        return torch.autocast("cuda", dtype=torch.float16) if self.amp else contextlib.nullcontext()
+
+    def step(self, content: torch.Tensor) -> dict[str, float]:
+        """One generator + discriminator update. `content`: Bx3x(S+max_shift)x(S+max_shift) in [0, 1]."""
+        c, size, w = self.config, self.config.size, self.config.weights
+        perturbation = Perturbation.random(c.max_shift)
+        clean = content[..., :size, :size]
+        moved = perturbation.next_frame(content, size)
+        use_gan = self.step_index >= int(c.gan_start * c.steps) and w.adversarial > 0
+
+        with self._autocast():
+            both = self.generator(torch.cat([clean, moved]))
+            output, moved_output = both.chunk(2)
+            out_features = self.features(output)
+            with torch.no_grad():
+                in_features = self.features(clean)
+            terms = {
+                "content": losses.content_loss(out_features["content"], in_features["content"]),
+                "style": losses.style_loss(out_features["style"], self.target_grams),
+                "tv": losses.total_variation(output.float()),
+                "temporal": losses.temporal_loss(moved_output, output, perturbation),
+            }
+            if use_gan:
+                discriminator = _unwrap(self.discriminator)
+                discriminator.requires_grad_(False)  # G step: no D gradients, and no DDP sync for D
+                terms["adversarial"] = losses.generator_adversarial_loss(discriminator(output), c.gan)
+                discriminator.requires_grad_(True)
+            g_loss = sum(getattr(w, name) * value for name, value in terms.items())
+        self.g_optimizer.zero_grad(set_to_none=True)
+        self.g_scaler.scale(g_loss).backward()
+        self.g_scaler.step(self.g_optimizer)
+        self.g_scaler.update()
+
+        values = {name: float(value.detach()) for name, value in terms.items()}
+        values["total"] = float(g_loss.detach())
+        if use_gan:
+            values["discriminator"] = self._discriminator_step(output.detach())
+        self.step_index += 1
+        return values
+
+    def _discriminator_step(self, fake: torch.Tensor) -> float:
+        real = self.style_crops.batch(fake.shape[0]).to(self.device)
+        with self._autocast():
+            logits = self.discriminator(torch.cat([real, fake]))  # one forward: DDP-friendly
+            real_logits = [l[: len(real)] for l in logits]
+            fake_logits = [l[len(real):] for l in logits]
+            d_loss = losses.discriminator_loss(real_logits, fake_logits, self.config.gan)
+        self.d_optimizer.zero_grad(set_to_none=True)
+        self.d_scaler.scale(d_loss).backward()
+        self.d_scaler.step(self.d_optimizer)
+        self.d_scaler.update()
+        return float(d_loss.detach())
+
+    # resume state: plain tensors, dicts, numbers and strings only, so torch.load(weights_only=True) reads it
+    def state(self) -> dict[str, Any]:
+        return {
+            "step": self.step_index,
+            "config": self.config.to_dict(),
+            "generator": _unwrap(self.generator).state_dict(),
+            "discriminator": _unwrap(self.discriminator).state_dict(),
+            "g_optimizer": self.g_optimizer.state_dict(),
+            "d_optimizer": self.d_optimizer.state_dict(),
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        _unwrap(self.generator).load_state_dict(state["generator"])
+        _unwrap(self.discriminator).load_state_dict(state["discriminator"])
+        self.g_optimizer.load_state_dict(state["g_optimizer"])
+        self.d_optimizer.load_state_dict(state["d_optimizer"])
+        self.step_index = int(state["step"])
+
+
+def _scale_short_side(image: np.ndarray, short_side: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    scale = short_side / min(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+
+
+# --- resume files -----------------------------------------------------------------------------------
+
+def save_state(trainer: StyleTrainer, run_dir: Path) -> Path:
+    """Atomic write: a crash mid-save leaves the previous state intact."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / STATE_FILE
+    tmp = path.with_suffix(".pt.tmp")
+    torch.save(trainer.state(), tmp)
+    tmp.replace(path)
+    return path
+
+
+def read_state(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / STATE_FILE
+    if not path.is_file():
+        raise UserError(f"nothing to resume: {path} does not exist (start without --resume)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - a damaged file: say which, keep the traceback out
+        raise UserError(f"{path}: resume state is damaged ({type(exc).__name__}); delete it to start over") from None
+    if not isinstance(state, dict) or "generator" not in state or "step" not in state:
+        raise UserError(f"{path}: not a stylecast resume state; delete it to start over")
+    return state
+
+
+# --- the loop ---------------------------------------------------------------------------------------
+
+def _content_crops(config: TrainConfig, rank: int) -> RandomCrops:
+    return RandomCrops(load_images(config.content), config.size + config.max_shift, seed=config.seed + rank)
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _final_style_path(config: TrainConfig) -> Path:
+    return Path(config.out) / f"{config.name}.safetensors"
+
+
+def train(config: TrainConfig, resume: bool = False, overwrite: bool = False) -> Path:
+    """Run (or continue) training and write the style; returns its .safetensors path.
+
+    With `resume`, the run's saved config is used; only `config.steps` (if non-zero) overrides its target.
+
+    Raises UserError for an unreadable style/content, an existing run without --resume, a damaged resume state.
+    KeyboardInterrupt saves the state first, then propagates.
+    """
+    device = torch.device(config.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda: no CUDA GPU is available here (use --device cpu)")
+    if device.type == "cuda" and "LOCAL_RANK" in os.environ:
+        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+        torch.cuda.set_device(device)
+    run_dir = config.run_dir
+    if resume:
+        state = read_state(run_dir)
+        # steps 0 = keep the run's own target; a smaller target than done so far just finishes the run now
+        steps = max(config.steps or int(state["config"]["steps"]), int(state["step"]))
+        config = TrainConfig.from_dict({**state["config"], "steps": steps, "progress": config.progress})
+    else:
+        state = None
+        if (run_dir / STATE_FILE).exists() and not overwrite:
+            raise UserError(f"a run named '{config.name}' exists in {run_dir}; "
+                            "add --resume to continue it or --overwrite to start over")
+        if _final_style_path(config).exists() and not overwrite:
+            raise UserError(f"{_final_style_path(config)} exists; pick another --name or add --overwrite")
+
+    distributed = Distributed.start(device)
+    try:
+        _seed_everything(config.seed + distributed.rank + (int(state["step"]) if state else 0))
+        style_images = load_images(config.style)
+        trainer = StyleTrainer(config, style_images, device, distributed)
+        if state:
+            trainer.load_state(state)
+        content = _content_crops(config, distributed.rank)
+        _loop(trainer, content, run_dir, distributed)
+        path = _final_style_path(config)
+        if distributed.main:
+            path = write_style(trainer, config)
+        distributed.barrier()
+        return path
+    finally:
+        distributed.stop()
+
+
+def _loop(trainer: StyleTrainer, content: RandomCrops, run_dir: Path, distributed: Distributed) -> None:
+    config = trainer.config
+    writer = _tensorboard(run_dir) if distributed.main else None
+    bar = tqdm(total=config.steps, initial=trainer.step_index, desc=f"train {config.name}", unit="step",
+               disable=not (config.progress and distributed.main), dynamic_ncols=True)
+    try:
+        while trainer.step_index < config.steps:
+            batch = content.batch(config.batch).to(trainer.device, non_blocking=True)
+            values = trainer.step(batch)
+            step = trainer.step_index
+            bar.update(1)
+            if step % config.log_every == 0 or step == config.steps:
+                bar.set_postfix({k[:5]: f"{v:.3g}" for k, v in values.items()})
+                if writer:
+                    for name, value in values.items():
+                        writer.add_scalar(f"loss/{name}", value, step)
+            if writer and (step % config.sample_every == 0 or step == config.steps):
+                _log_samples(writer, trainer, batch[..., : config.size, : config.size], step)
+            if step % config.save_every == 0 and distributed.main:
+                save_state(trainer, run_dir)
+    except KeyboardInterrupt:
+        if distributed.main:
+            path = save_state(trainer, run_dir)
+            bar.write(f"interrupted at step {trainer.step_index}: state saved to {path}; continue with --resume")
+        raise
+    finally:
+        bar.close()
+        if writer:
+            writer.close()
+    if distributed.main:
+        save_state(trainer, run_dir)
+
+
+def _tensorboard(run_dir: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is optional: training works without its logs
+        log.warning("tensorboard is not installed: no training logs in %s", run_dir)
+        return None
+    return SummaryWriter(str(run_dir / "tensorboard"))
+
+
+@torch.no_grad()
+def _log_samples(writer, trainer: StyleTrainer, batch: torch.Tensor, step: int) -> None:
+    generator = _unwrap(trainer.generator)
+    generator.eval()
+    output = generator(batch[:4]).float().clamp(0, 1)
+    generator.train()
+    grid = torch.cat([torch.cat(list(batch[:4].float()), dim=2), torch.cat(list(output), dim=2)], dim=1)
+    writer.add_image("samples/input_over_output", grid, step)
+
+
+def preview_photo() -> np.ndarray:
+    """The photo every preview shows: scikit-image's astronaut, or a generated gradient if it is missing."""
+    for path in skimage_photo_paths():
+        image = read_image(path)
+        if image is not None:
+            return image
+    ramp = np.linspace(0, 255, PREVIEW_SIZE, dtype=np.float32)
+    return np.stack([np.add.outer(ramp, ramp) / 2, np.tile(ramp, (PREVIEW_SIZE, 1)),
+                     np.tile(ramp[:, None], (1, PREVIEW_SIZE))], -1).astype(np.uint8)
+
+
+@torch.no_grad()
+def stylize_image(model: nn.Module, image: np.ndarray) -> np.ndarray:
+    """HxWx3 uint8 -> HxWx3 uint8 through a StyleNetwork on its device (FP32)."""
+    device = next(model.parameters()).device
+    return to_image(model(to_tensor(image).to(device)))
+
+
+def write_style(trainer: StyleTrainer, config: TrainConfig) -> Path:
+    """The finished style: weights + JSON via save_style, and NAME.jpg showing it on a photo."""
+    generator = _unwrap(trainer.generator).eval()
+    photo = _scale_short_side(preview_photo(), PREVIEW_SIZE)
+    out_dir = Path(config.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    preview = f"{config.name}.jpg"
+    stylized = stylize_image(generator, photo)
+    cv2.imwrite(str(out_dir / preview), cv2.cvtColor(stylized, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
+    training_info = {k: v for k, v in config.to_dict().items() if k not in {"progress", "out", "work_dir"}}
+    training_info["steps_done"] = trainer.step_index
+    training_info["feature_network"] = getattr(trainer.features, "kind", "unknown")
+    return save_style(generator, _final_style_path(config), name=config.name, description=config.description,
+                      training=training_info, preview=preview)
