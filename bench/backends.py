@@ -195,6 +195,11 @@ def machine_description() -> dict[str, str]:
     return info
 
 
+def _ms(value: float) -> str:
+    """Milliseconds with two decimals below 10 ms (GPU and tiny-frame timings), one above."""
+    return f"{value:.2f}" if value < 10 else f"{value:.1f}"
+
+
 def to_markdown(rows: list[Row], *, style: str, command: str, runs: int, note: str = "") -> str:
     """The result file: header (date, machine, command), the table, and one summary line per size."""
     machine = machine_description()
@@ -216,8 +221,8 @@ def to_markdown(rows: list[Row], *, style: str, command: str, runs: int, note: s
     ]
     for row in rows:
         cells = [
-            f"{row.hw[1]}x{row.hw[0]}", row.engine, f"{row.frame_ms:.1f}", f"{row.fps:.1f}",
-            "" if row.device_ms is None else f"{row.device_ms:.2f}",
+            f"{row.hw[1]}x{row.hw[0]}", row.engine, _ms(row.frame_ms), f"{row.fps:.1f}",
+            "" if row.device_ms is None else _ms(row.device_ms),
             "" if row.peak_mib is None else f"{row.peak_mib:.0f}",
             "" if row.peer_ratio is None else f"{row.peer_ratio:.2f}x",
         ]

