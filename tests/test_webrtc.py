@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 import torch
 from aiortc import RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
+from aiortc.mediastreams import MediaStreamError
 from PIL import Image
 
 from export.backends import create_stylizer
@@ -106,6 +107,10 @@ class Client:
         self.channel.on("open", self.opened.set)
         self.channel.on("message", lambda raw: self.messages.put_nowait(json.loads(raw)))
         self.pc.on("track", lambda track: self.remote.done() or self.remote.set_result(track))
+        self._reader: asyncio.Task | None = None
+        self._arrived = asyncio.Condition()
+        self._latest: av.VideoFrame | None = None
+        self._count = 0
         if role == "send":
             self.pc.addTrack(GradientCamera())
         else:
@@ -121,12 +126,24 @@ class Client:
         await asyncio.wait_for(self.opened.wait(), 10)
 
     async def frame(self, skip: int = 0) -> np.ndarray:
-        """A received frame as RGB, after discarding `skip` (to get past frames already in flight)."""
-        track = await asyncio.wait_for(self.remote, 10)
-        for _ in range(skip):
-            await asyncio.wait_for(track.recv(), 10)
-        frame = await asyncio.wait_for(track.recv(), 10)
-        return frame.to_ndarray(format="rgb24")
+        """The next frame to arrive after `skip` more (frames already in flight are not returned) as RGB."""
+        if self._reader is None:
+            self._reader = asyncio.ensure_future(self._read(await asyncio.wait_for(self.remote, 10)))
+        wanted = self._count + skip + 1
+        async with self._arrived:
+            await asyncio.wait_for(self._arrived.wait_for(lambda: self._count >= wanted), 10)
+        return self._latest.to_ndarray(format="rgb24")
+
+    async def _read(self, track) -> None:
+        """Keep only the newest received frame, as a page does (no backlog in the receive queue)."""
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:  # the connection closed
+                return
+            async with self._arrived:
+                self._latest, self._count = frame, self._count + 1
+                self._arrived.notify_all()
 
     async def control(self, message: dict | str, expect: str = "state") -> dict:
         """Send a control message (a dict, or raw text) and return the first reply of type `expect`."""
@@ -139,6 +156,8 @@ class Client:
                 return reply
 
     async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
         await self.pc.close()
 
 
@@ -232,6 +251,12 @@ def test_viewer_page_gets_the_first_senders_output(style_dir: Path) -> None:
             sent = await sender.frame(skip=3)
             shown = await viewer.frame(skip=3)
             assert shown.shape == sent.shape and mean_abs_diff(shown, sent) < 6
+            second = Client()  # a second camera page at once: its own connection, the same model
+            await second.connect(http, base)
+            assert mean_abs_diff(await second.frame(skip=2), sent) < 6
+            assert mean_abs_diff(await sender.frame(skip=2), sent) < 6
+            assert server.broadcast.active_sender == min(server.peers) + 1  # viewer is peer 1, first sender 2
+            await second.close()
             await sender.close()
             await wait_until(lambda: len(server.peers) == 1)
             assert (await viewer.frame(skip=2)).max() < 40  # back to the placeholder

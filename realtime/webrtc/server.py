@@ -220,7 +220,7 @@ class StreamServer:
     def peer_stats(self, peer: Peer) -> dict[str, Any]:
         stats: dict[str, Any] = {"peers": len(self.peers), "stylize_ms": round(self.worker.last_stylize_ms, 1)}
         if isinstance(peer.track, StylizedTrack):
-            stats.update(received=peer.track.received, dropped=peer.track.dropped,
+            stats.update(received=peer.track.received, dropped=peer.track.dropped, errors=peer.track.errors,
                          delay_ms=round(peer.track.last_delay_ms, 1))
         return stats
 

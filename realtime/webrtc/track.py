@@ -8,6 +8,7 @@ delay per frame behind, forever).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Callable
 
@@ -17,6 +18,8 @@ from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
 from realtime.webrtc.worker import InferenceWorker
+
+log = logging.getLogger(__name__)
 
 
 class StylizedTrack(MediaStreamTrack):
@@ -33,6 +36,7 @@ class StylizedTrack(MediaStreamTrack):
         self.received = 0
         self.dropped = 0
         self.sent = 0
+        self.errors = 0  # frames that could not be stylized (sent unchanged)
         self.last_delay_ms = 0.0  # camera frame arrival -> stylized frame ready, on the server
         self._newest: tuple[av.VideoFrame, float] | None = None
         self._arrived = asyncio.Event()
@@ -61,7 +65,13 @@ class StylizedTrack(MediaStreamTrack):
             await self._arrived.wait()
         camera_frame, arrived_at = self._newest
         self._newest = None
-        image = await self.worker.process(camera_frame)
+        try:
+            image = await self.worker.process(camera_frame)
+        except Exception:  # noqa: BLE001 - a failing backend must not freeze the page's video for good
+            self.errors += 1
+            if self.errors == 1:
+                log.exception("stylizing a frame failed; sending the camera picture unchanged")
+            image = camera_frame.to_ndarray(format="rgb24")
         self.last_delay_ms = 1000.0 * (time.monotonic() - arrived_at)
         if self.on_output is not None:
             self.on_output(image)
