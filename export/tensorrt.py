@@ -120,6 +120,8 @@ def build_engine(onnx_path: Path, profile: ShapeProfile, fp16: bool, timing_cach
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, WORKSPACE_BYTES)
     if fp16 and not strongly_typed:
         _pin_fp32_layers(trt, network, config)
+    if not fp16 and hasattr(trt.BuilderFlag, "TF32"):
+        config.clear_flag(trt.BuilderFlag.TF32)  # the FP32 reference must be real FP32
     shapes = builder.create_optimization_profile()
     shapes.set_shape(INPUT_NAME, (1, 3, *profile.min_hw), (1, 3, *profile.opt_hw), (1, 3, *profile.max_hw))
     config.add_optimization_profile(shapes)
@@ -143,24 +145,19 @@ def engine_key(onnx_path: Path, profile: ShapeProfile, fp16: bool) -> str:
                      profile.min_hw, profile.opt_hw, profile.max_hw, "fp16" if fp16 else "fp32")
 
 
-def cached_engine(style: str | Path, profile: ShapeProfile = ShapeProfile(), fp16: bool = True,
-                  out: Path | None = None) -> Path:
+def cached_engine(style: str | Path, profile: ShapeProfile = ShapeProfile(), fp16: bool = True) -> Path:
     """The engine file of a style, built once (progress in the log) and then read from the cache."""
     trt = require_tensorrt()
     onnx_path, info = style_onnx(style, "fp16" if fp16 and _strongly_typed_flag(trt) else "fp32")
-    key = engine_key(onnx_path, profile, fp16)
-    path = Path(out) if out else cache_dir("engines") / f"{info.name}-{key}.engine"
-    if path.is_file() and (out is None or path.with_suffix(".key").read_text(errors="ignore") == key):
+    path = cache_dir("engines") / f"{info.name}-{engine_key(onnx_path, profile, fp16)}.engine"
+    if path.is_file():
         return path
     gpu = torch.cuda.get_device_name().replace(" ", "_").replace("/", "_")
     timing = cache_dir("engines") / f"timing-{gpu}-trt{trt.__version__}.cache"
     log.info("building TensorRT %s engine for '%s' on %s, %s (once; a minute or two)",
              "FP16" if fp16 else "FP32", info.name, torch.cuda.get_device_name(), profile.describe())
     engine = build_engine(onnx_path, profile, fp16, timing)
-    write_atomically(path, lambda tmp: tmp.write_bytes(engine))
-    if out:
-        path.with_suffix(".key").write_text(key)
-    return path
+    return write_atomically(path, lambda tmp: tmp.write_bytes(engine))
 
 
 class TensorRTEngine:
