@@ -91,7 +91,7 @@ def build_narrator(args: argparse.Namespace) -> Narrator:
     if kind == "offline":
         from realtime.captioner.narrator import OfflineNarrator
 
-        return OfflineNarrator(lang)
+        return OfflineNarrator(lang, separate_process=True)
     from realtime.captioner.models import ModelNarrator, OllamaCaptioner, TransformersCaptioner
 
     model = _option(args, "captioner_model", "")

@@ -6,11 +6,17 @@ one of several phrasings at random, and the narrator never says the same line tw
 """
 from __future__ import annotations
 
+import functools
+import os
 import random
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+
+import numpy as np
 
 from realtime.captioner.phrases import COLOUR_NAMES, PHRASES, WHERE, join, number
-from realtime.captioner.scene import BRIGHT, BUSY, DARK, STILL, SceneFacts, measure, motion_between
+from realtime.captioner.scene import BRIGHT, BUSY, DARK, STILL, SceneFacts, analysis_copy, measure, motion_between
 from realtime.captioner.service import Observation
 
 STYLE_EVERY = 3  # mention the style about every third line (and whenever there is little else to say)
@@ -19,13 +25,16 @@ STYLE_EVERY = 3  # mention the style about every third line (and whenever there 
 class OfflineNarrator:
     """Narration from OpenCV detectors and image statistics only: no model, no download."""
 
-    def __init__(self, lang: str = "en", seed: int | None = None):
+    def __init__(self, lang: str = "en", seed: int | None = None, separate_process: bool = False):
+        """separate_process: run the detectors in a low-priority child process. The cascades are many
+        small numpy steps that hold the GIL; in a thread they would slow the frame loop's threads."""
         if lang not in PHRASES:
             raise ValueError(f"unknown caption language {lang!r} (en, zh)")
         self.lang = lang
         self.random = random.Random(seed)
         self.last_line = ""
         self.lines = 0
+        self._pool = detector_process() if separate_process else None
 
     def describe(self, observation: Observation) -> str | None:
         motion = observation.motion
@@ -33,9 +42,14 @@ class OfflineNarrator:
             motion = None
         elif motion is None and observation.previous is not None:
             motion = motion_between(observation.previous, observation.image)
-        facts = measure(observation.image, motion, observation.scene_changed and not observation.first,
-                        observation.style_name)
+        changed = observation.scene_changed and not observation.first
+        if self._pool is None:
+            facts = measure(observation.image, motion, changed, observation.style_name)
+        else:  # send the small analysis copy, not the full frame
+            facts = self._pool.submit(measure, analysis_copy(observation.image), motion, changed,
+                                      observation.style_name).result()
         return self.compose(facts)
+
 
     def compose(self, facts: SceneFacts) -> str:
         """One line about `facts`, different from the previous line whenever the facts allow it."""
@@ -112,3 +126,23 @@ class OfflineNarrator:
         elif facts.mood == "grey" and facts.brightness >= DARK:
             out.append(self._say("grey"))
         return out
+
+
+@functools.lru_cache(maxsize=1)
+def detector_process() -> ProcessPoolExecutor:
+    """One low-priority child process for the detectors, shared by every narrator of this program,
+    started (and warmed up: imports, cascades loaded) before the first frame so it costs the loop nothing."""
+    pool = ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=_be_nice)
+    pool.submit(measure, np.zeros((36, 64, 3), np.uint8) + 128).result()
+    return pool
+
+
+def _be_nice() -> None:
+    """Child-process initializer: lowest useful priority, one OpenCV thread."""
+    import cv2
+
+    try:
+        os.nice(15)
+    except OSError:
+        pass
+    cv2.setNumThreads(1)

@@ -140,6 +140,9 @@ class CaptionService:
         with self._progress:
             self._progress.notify_all()
         self._worker.join(timeout)
+        close = getattr(self.narrator, "close", None)
+        if close is not None:
+            close()
 
     # --- the worker -------------------------------------------------------------------------
 
@@ -157,7 +160,10 @@ class CaptionService:
                 self._new_frame.wait()
                 self._new_frame.clear()
                 continue
-            self._consider(*item)
+            try:
+                self._consider(*item)
+            except Exception:  # an odd frame must not stop the captions (or, in step, the video)
+                log.warning("captioner could not look at the frame at %.2fs", item[0].pts, exc_info=True)
             if self.in_step:
                 with self._progress:
                     self._considered = item[0].pts
