@@ -7,6 +7,7 @@ The narration costs are reported beside it (ms per line, measured on the demo fr
 
     python bench/captions.py                                   # 640x360, 8 s runs, 2 rounds
     python bench/captions.py --size 1280x720 --seconds 10 --markdown bench/results/captions_cpu.md
+    python bench/captions.py --screenshots docs/               # docs/caption_en.png and caption_zh.png only
 """
 from __future__ import annotations
 
@@ -72,6 +73,30 @@ def narration_ms(size: tuple[int, int], count: int = 5) -> float:
     return statistics.median(times) * 1000
 
 
+def screenshots(folder: Path, backend: str) -> None:
+    """A captioned frame in each language: two faces (skimage's astronaut, mirrored), styled with the
+    default style when one is installed, narrated by the offline narrator, subtitles burned in."""
+    import numpy as np
+    import skimage.data
+    from PIL import Image
+
+    from realtime.captioner.base import Caption
+    from realtime.overlay import SubtitleOverlay
+
+    photo = skimage.data.astronaut()[::2, ::2]
+    frame = np.ascontiguousarray(np.concatenate([photo, photo[:, ::-1]], axis=1))  # 512x256
+    frame = np.ascontiguousarray(np.pad(frame, ((32, 32), (0, 0), (0, 0)), mode="edge"))  # 512x320
+    styled, style_name = frame, "none"
+    if any(s.name == DEFAULT_STYLE for s in list_styles()):
+        stylizer = create_stylizer(DEFAULT_STYLE, backend)
+        styled, style_name = stylizer(frame, 1.0), stylizer.info.name
+    for lang in ("en", "zh"):
+        text = OfflineNarrator(lang, seed=2).describe(Observation(frame, 0.0, style_name, previous=frame))
+        image = SubtitleOverlay(lang).draw(styled, Caption(text, 0.0, 4.0, lang), 2.0)
+        Image.fromarray(image).save(folder / f"caption_{lang}.png")
+        print(f"{folder / f'caption_{lang}.png'}: {text}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", default="640x360", help="WxH (default 640x360)")
@@ -80,7 +105,12 @@ def main() -> int:
     parser.add_argument("--caption-every", type=float, default=2.0, help="narration interval, s (default 2)")
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--markdown", type=Path, help="also write the result to this file")
+    parser.add_argument("--screenshots", type=Path, metavar="DIR", help="only write caption_en/zh.png to DIR")
     args = parser.parse_args()
+    if args.screenshots:
+        args.screenshots.mkdir(parents=True, exist_ok=True)
+        screenshots(args.screenshots, args.backend)
+        return 0
     size = parse_size(args.size)
     with tempfile.TemporaryDirectory() as tmp:
         style, style_note = style_for_benchmark(Path(tmp))
