@@ -61,6 +61,7 @@ def mentions(pattern_by_lang: dict[str, str], lang: str, text: str) -> bool:
 
 def test_measures_known_content(facts: dict[str, SceneFacts]) -> None:
     assert len(facts["one_face"].faces) == 1 and facts["one_face"].where(facts["one_face"].faces[0]) == "centre"
+    assert facts["one_face"].smiles == 1  # she is smiling (the smile cascade runs on the face's lower half)
     two = facts["two_faces"]
     assert len(two.faces) == 2 and sorted(two.where(b) for b in two.faces) == ["left", "right"]
     assert not facts["dark"].faces and facts["dark"].brightness < 0.1

@@ -2,9 +2,8 @@
 
 OpenCV 5 dropped `cv2.CascadeClassifier` and no longer ships the cascade files, so the captioner
 reads the classic XML cascades (Debian `opencv-data`, or `cv2.data.haarcascades` on OpenCV 4) and runs
-them itself: integral images per scale, all windows of a stage at once, early rejection per stage,
-then OpenCV's rectangle grouping. Stump cascades with upright features only (frontal face, cat face);
-cascades that use 45-degree features (smile, bodies) run only through `cv2.CascadeClassifier`.
+them itself: integral images per scale (upright and 45-degree), all windows of a stage at once,
+early rejection per stage, then OpenCV's rectangle grouping. Stump cascades (all the shipped HAAR ones).
 """
 from __future__ import annotations
 
@@ -66,8 +65,7 @@ class HaarCascade:
         self.width, self.height = int(root.findtext("width")), int(root.findtext("height"))
         self.stages = [self._read_stage(stage) for stage in root.find("stages")]
         features = list(root.find("features"))
-        if any(f.findtext("tilted", "0").strip() == "1" for f in features):
-            raise ValueError(f"{path.name} uses tilted features, which this evaluator does not implement")
+        self.tilted = np.array([f.findtext("tilted", "0").strip() == "1" for f in features])
         # rects: (features, 3, 4) x y w h; weights (features, 3); unused third rects have weight 0
         self.rects = np.zeros((len(features), 3, 4), np.int64)
         self.weights = np.zeros((len(features), 3), np.float64)
@@ -103,11 +101,12 @@ class HaarCascade:
 
     def _windows(self, image: np.ndarray, step: int) -> np.ndarray:
         """Top-left corners (x, y) of the windows in `image` that pass every stage."""
-        total, squares = cv2.integral2(image, sdepth=cv2.CV_64F, sqdepth=cv2.CV_64F)
+        total, squares, rotated = cv2.integral3(image, sdepth=cv2.CV_64F, sqdepth=cv2.CV_64F)
         stride = total.shape[1]
         ys, xs = np.mgrid[0:image.shape[0] - self.height + 1:step, 0:image.shape[1] - self.width + 1:step]
         base = (ys * stride + xs).ravel()
-        flat, flat_sq = total.ravel(), squares.ravel()
+        # upright and 45-degree sums come from one array: the rotated integral image follows the upright one
+        flat, flat_sq = np.concatenate([total.ravel(), rotated.ravel()]), squares.ravel()
         # variance normalisation over the window minus a 1-pixel border, as OpenCV does
         norm = _corner_offsets(np.array([[1, 1, self.width - 2, self.height - 2]]), stride)[0]
         area = (self.width - 2) * (self.height - 2)
@@ -115,7 +114,9 @@ class HaarCascade:
         sq_sum = _box_sums(flat_sq, base[:, None], norm[None])[:, 0]
         spread = area * sq_sum - mean_sum ** 2
         inv_norm = 1.0 / np.where(spread > 0, np.sqrt(np.maximum(spread, 1e-12)), 1.0)
-        corners = _corner_offsets(self.rects.reshape(-1, 4), stride).reshape(len(self.rects), 3, 4)
+        upright = _corner_offsets(self.rects.reshape(-1, 4), stride).reshape(len(self.rects), 3, 4)
+        tilted = _tilted_offsets(self.rects.reshape(-1, 4), stride).reshape(len(self.rects), 3, 4) + total.size
+        corners = np.where(self.tilted[:, None, None], tilted, upright)
         alive = np.arange(len(base))
         for stage in self.stages:
             if alive.size == 0:
@@ -133,6 +134,13 @@ def _corner_offsets(rects: np.ndarray, stride: int) -> np.ndarray:
     """(n, 4) x y w h rectangles -> (n, 4) flat integral-image offsets: top-left, top-right, bottom-left, bottom-right."""
     x, y, w, h = rects.T
     return np.stack([y * stride + x, y * stride + x + w, (y + h) * stride + x, (y + h) * stride + x + w], -1)
+
+
+def _tilted_offsets(rects: np.ndarray, stride: int) -> np.ndarray:
+    """(n, 4) x y w h 45-degree rectangles -> (n, 4) flat offsets into the rotated integral image (OpenCV's layout)."""
+    x, y, w, h = rects.T
+    return np.stack([y * stride + x, (y + h) * stride + x - h, (y + w) * stride + x + w,
+                     (y + w + h) * stride + x + w - h], -1)
 
 
 def _box_sums(flat: np.ndarray, base: np.ndarray, offsets: np.ndarray) -> np.ndarray:
