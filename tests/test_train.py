@@ -18,6 +18,15 @@ from training.checkpoint import load_style
 from training.train import STATE_FILE, TrainConfig, read_state, train
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny tensors: one thread is faster than two fighting over shared cores, and leaves a core to others."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _config(tmp_path: Path, **overrides) -> TrainConfig:
     values = dict(style=str(write_style_image(tmp_path / "stripes.png")),
                   content=str(write_content_folder(tmp_path / "content")), name="stripes", steps=100, size=40,

@@ -19,6 +19,8 @@ import contextlib
 import logging
 import os
 import random
+import signal
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -327,7 +329,29 @@ def train(config: TrainConfig, resume: bool = False, overwrite: bool = False) ->
         distributed.stop()
 
 
+def _raise_keyboard_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """`kill`, `docker stop` and schedulers send SIGTERM: save the run like Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _loop(trainer: StyleTrainer, content: RandomCrops, run_dir: Path, distributed: Distributed) -> None:
+    with _sigterm_as_interrupt():
+        _steps(trainer, content, run_dir, distributed)
+
+
+def _steps(trainer: StyleTrainer, content: RandomCrops, run_dir: Path, distributed: Distributed) -> None:
     config = trainer.config
     writer = _tensorboard(run_dir) if distributed.main else None
     bar = tqdm(total=config.steps, initial=trainer.step_index, desc=f"train {config.name}", unit="step",

@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Make docs/styles.png: rows = real photos (scikit-image's bundled ones), columns = original + each shipped style.
+
+Usage: python scripts/contact_sheet.py [--out docs/styles.png] [--height 200]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from training.checkpoint import list_styles, load_style  # noqa: E402
+from training.data import read_image, skimage_photo_paths  # noqa: E402
+from training.train import stylize_image  # noqa: E402
+
+SHEET_PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png")
+
+
+def sheet_photos(height: int) -> list[np.ndarray]:
+    """The fixed photo set, each scaled to `height` px tall (width a multiple of 8)."""
+    photos = []
+    for path in skimage_photo_paths():
+        if path.name in SHEET_PHOTOS:
+            image = read_image(path)
+            width = int(round(image.shape[1] * height / image.shape[0] / 8)) * 8
+            photos.append(cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA))
+    return photos
+
+
+def label(image: np.ndarray, text: str) -> np.ndarray:
+    out = image.copy()
+    cv2.putText(out, text, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 3, cv2.LINE_AA)
+    cv2.putText(out, text, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("docs/styles.png"))
+    parser.add_argument("--height", type=int, default=200, help="row height in px")
+    args = parser.parse_args()
+    photos = sheet_photos(args.height)
+    styles = [load_style(info.weights_path) for info in list_styles()]
+    rows = []
+    for photo in photos:
+        cells = [label(photo, "original")]
+        cells += [label(stylize_image(model, photo), info.name) for model, info in styles]
+        rows.append(cells)
+    width = max(photo.shape[1] for photo in photos)
+    padded = [[cv2.copyMakeBorder(c, 2, 2, 2, 2 + width - c.shape[1], cv2.BORDER_CONSTANT, value=(255, 255, 255))
+               for c in row] for row in rows]
+    sheet = np.vstack([np.hstack(row) for row in padded])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(args.out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    print(f"{args.out}: {len(photos)} photos x {len(styles)} styles")
+
+
+if __name__ == "__main__":
+    main()
