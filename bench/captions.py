@@ -23,6 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.pipeline import style_for_benchmark  # noqa: E402
 from export.backends import create_stylizer  # noqa: E402
 from realtime.captioner import build_captioning  # noqa: E402
 from realtime.captioner.narrator import OfflineNarrator  # noqa: E402
@@ -30,16 +31,7 @@ from realtime.captioner.service import Observation  # noqa: E402
 from realtime.pipeline import Pipeline  # noqa: E402
 from realtime.processor import FrameProcessor  # noqa: E402
 from realtime.sources import DemoSource, parse_size  # noqa: E402
-from training.checkpoint import DEFAULT_STYLE, list_styles, save_style  # noqa: E402
-from training.model import StyleNetwork  # noqa: E402
-
-
-def style_for_benchmark(workdir: Path) -> tuple[str, str]:
-    if any(s.name == DEFAULT_STYLE for s in list_styles()):
-        return DEFAULT_STYLE, f"shipped style '{DEFAULT_STYLE}'"
-    torch.manual_seed(0)
-    path = save_style(StyleNetwork(), workdir / "untrained.safetensors", name="untrained")
-    return str(path), "untrained network of the default architecture"
+from training.checkpoint import DEFAULT_STYLE, list_styles  # noqa: E402
 
 
 def live_run(processor: FrameProcessor, size: tuple[int, int], seconds: float, captions: bool,
