@@ -165,7 +165,8 @@ class TensorRTEngine:
 
     def __init__(self, engine_path: Path):
         trt = require_tensorrt()
-        self._runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+        self._logger = trt.Logger(trt.Logger.WARNING)  # must outlive the runtime that logs to it
+        self._runtime = trt.Runtime(self._logger)
         self.engine = self._runtime.deserialize_cuda_engine(Path(engine_path).read_bytes())
         if self.engine is None:
             raise UserError(f"{engine_path}: not a TensorRT engine for this GPU/TensorRT version (delete it to rebuild)")
