@@ -256,6 +256,9 @@ def test_viewer_page_gets_the_first_senders_output(style_dir: Path) -> None:
             assert mean_abs_diff(await second.frame(skip=2), sent) < 6
             assert mean_abs_diff(await sender.frame(skip=2), sent) < 6
             assert server.broadcast.active_sender == min(server.peers) + 1  # viewer is peer 1, first sender 2
+            async with http.get(f"{base}/status") as response:
+                status = await response.json()
+            assert (status["peers"], status["senders"], status["viewers"]) == (3, 2, 1) and status["frames"] > 0
             await second.close()
             await sender.close()
             await wait_until(lambda: len(server.peers) == 1)

@@ -7,10 +7,13 @@ Set STYLECAST_SCREENSHOT=docs/webrtc.png to also save the screenshot of the page
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -69,10 +72,22 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     try:
         yield _wait_for_url(process)
     finally:
-        process.terminate()
-        output = process.communicate(timeout=15)[0]
-        assert process.returncode in (0, -15), output
+        process.terminate()  # SIGTERM: a clean shutdown (peers, captioner and its helper process closed)
+        output = process.communicate(timeout=20)[0]
+        assert process.returncode == 0 and "stopping" in output, output
         assert "Traceback" not in output, output
+
+
+def server_status(page_url: str) -> dict:
+    with urllib.request.urlopen(page_url.rstrip("/") + "/status", timeout=5) as response:
+        return json.load(response)
+
+
+def wait_for_peers(page_url: str, count: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while (peers := server_status(page_url)["peers"]) != count:
+        assert time.monotonic() < deadline, f"{peers} peer connections open on the server, expected {count}"
+        time.sleep(0.2)
 
 
 def red_minus_blue(sample: dict) -> float:
@@ -131,11 +146,16 @@ def test_page_streams_stylized_video_and_switches_style(server: str, tmp_path: P
                 return s.mean[2] - s.mean[0] > 60; }}""", timeout=10_000)
             viewer.close()
 
+            wait_for_peers(server, 1)  # the viewer page's connection went away with it
             shot = tmp_path / "webrtc.png"
-            page.wait_for_timeout(1500)  # let the stats tick and a caption arrive for the picture
+            page.wait_for_timeout(1500)  # let the stats tick for the picture
             page.screenshot(path=str(shot))
             assert shot.stat().st_size > 10_000
             if os.environ.get("STYLECAST_SCREENSHOT"):
                 shutil.copyfile(shot, os.environ["STYLECAST_SCREENSHOT"])
+
+            # closing the page closes its peer connection on the server
+            page.close()
+            wait_for_peers(server, 0)
         finally:
             browser.close()

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import errno
+import signal
 import sys
 from pathlib import Path
 
@@ -61,9 +63,24 @@ async def _serve(server: StreamServer, host: str, port: int, context) -> None:
         _say(f"open {page}")
         _say(f"OBS Browser Source (stylized output only): {viewer}")
         _say("press Ctrl-C to stop")
-        await asyncio.Event().wait()
+        await _until_stopped()
+        _say("stopping: closing the connections")
     finally:
-        await runner.cleanup()
+        await runner.cleanup()  # on_shutdown closes every peer connection
+
+
+async def _until_stopped() -> None:
+    """Wait for Ctrl-C or SIGTERM (systemd, docker stop), so shutdown runs cleanly either way.
+
+    Without this, SIGTERM would kill the process on the spot, skipping the peer and captioner
+    cleanup and leaving the captioner's helper process behind.
+    """
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows / not the main thread
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
 
 
 def _say(message: str) -> None:

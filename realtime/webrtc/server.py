@@ -75,6 +75,7 @@ class StreamServer:
         for route, filename in PAGES.items():
             app.router.add_get(route, self._static(filename))
         app.router.add_get("/styles", self.styles)
+        app.router.add_get("/status", self.status)
         app.router.add_get("/styles/{name}/preview", self.preview)
         app.router.add_post("/offer", self.offer)
         app.on_startup.append(self._on_startup)
@@ -91,12 +92,19 @@ class StreamServer:
         self._loop = asyncio.get_running_loop()
         source = getattr(self.captioning, "source", None)
         if source is not None:
-            source.subscribe(lambda caption: self._loop.call_soon_threadsafe(self._send_caption, caption))
+            source.subscribe(self._caption_from_worker)
 
     # --- routes -------------------------------------------------------------------------------
 
     async def styles(self, request: web.Request) -> web.Response:
         return web.json_response({"styles": self.catalog.describe(), "state": self.state()})
+
+    async def status(self, request: web.Request) -> web.Response:
+        """Open connections and the shared controls (monitoring; the tests watch pages come and go)."""
+        roles = [peer.role for peer in self.peers.values()]
+        return web.json_response({"peers": len(roles), "senders": roles.count("send"), "viewers": roles.count("view"),
+                                  "frames": self.worker.frames, "backend": self.processor.stylizer.name,
+                                  **self.state()})
 
     async def preview(self, request: web.Request) -> web.Response:
         jpeg = self.catalog.thumbnail(request.match_info["name"])
@@ -223,6 +231,16 @@ class StreamServer:
             stats.update(received=peer.track.received, dropped=peer.track.dropped, errors=peer.track.errors,
                          delay_ms=round(peer.track.last_delay_ms, 1))
         return stats
+
+    def _caption_from_worker(self, caption: Any) -> None:
+        """Called on the captioner's thread: hand the caption to the event loop (if it still runs)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(self._send_caption, caption)
+        except RuntimeError:  # the loop closed between the check and the call: shutting down
+            pass
 
     def _send_caption(self, caption: Any) -> None:
         if not self.processor.captions_enabled:

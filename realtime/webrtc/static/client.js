@@ -199,8 +199,20 @@ async function startSender() {
     output.srcObject = event.streams[0] || new MediaStream([event.track]);
   });
   output.addEventListener("playing", () => { $("message").hidden = true; });
+  output.addEventListener("resize", () => {
+    if (output.videoWidth) output.parentElement.style.aspectRatio = `${output.videoWidth} / ${output.videoHeight}`;
+  });
   countFrames(output);
-  watchConnection(pc, () => { $("message").hidden = false; $("message").textContent = "Disconnected. Reload the page to reconnect."; });
+  watchConnection(pc, () => {
+    const message = $("message");
+    message.hidden = false;
+    message.replaceChildren("Disconnected. ");
+    const again = document.createElement("button");
+    again.className = "button";
+    again.textContent = "Reconnect";
+    again.addEventListener("click", () => location.reload());
+    message.append(again);
+  });
   setStatus("connecting…", "warn");
   $("message").textContent = "Connecting…";
   await negotiate(pc, "send");
