@@ -29,6 +29,7 @@ CJK_FONTS = [  # Debian/Ubuntu packages: fonts-wqy-microhei, fonts-wqy-zenhei, f
     "/System/Library/Fonts/PingFang.ttc",
     "C:/Windows/Fonts/msyh.ttc",
 ]
+NO_LINE_START = set("，。！？、；：）」』》,.!?;:)")  # punctuation that must not begin a line (stays at the end)
 LATIN_FONTS = ["/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/TTF/DejaVuSans.ttf"]
 
 
@@ -62,7 +63,7 @@ def wrap_text(text: str, font: ImageFont.ImageFont, max_width: float) -> list[st
     tokens = re.findall(r"[\u2e80-\uffff]|[^\s\u2e80-\uffff]+\s*|\s+", text)
     lines, current = [], ""
     for token in tokens:
-        if current and font.getlength((current + token).rstrip()) > max_width:
+        if current and font.getlength((current + token).rstrip()) > max_width and token not in NO_LINE_START:
             lines.append(current.rstrip())
             current = token.lstrip()
         else:

@@ -67,6 +67,7 @@ def test_chinese_is_drawn_with_real_glyphs() -> None:
     lines = wrap_text("中间有个人，你好呀！色调好温暖，红色和橙色为主。" * 2, font, 200)
     assert len(lines) >= 3 and all(font.getlength(line) <= 200 for line in lines)
     assert "".join(lines) == "中间有个人，你好呀！色调好温暖，红色和橙色为主。" * 2
+    assert not any(line[0] in "，。！" for line in wrap_text("画面里有两个人，左边一个和右边一个。画面很安静。", font, 60))
 
 
 def test_missing_chinese_font_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
