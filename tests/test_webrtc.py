@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import io
 import json
 import os
 import re
@@ -227,12 +228,21 @@ def test_frames_come_back_stylized_and_controls_apply_without_renegotiating(styl
             pong = await client.control({"type": "ping", "t": 12.5}, expect="pong")
             assert pong["t"] == 12.5 and pong["server"]["peers"] == 1 and pong["server"]["received"] > 0
             for bad in ("{", '{"type": "style", "name": "../../etc/passwd"}', '{"type": "strength", "value": 7}',
-                        '{"type": "launch"}', "[]"):
+                        '{"type": "launch"}', "[]", '{"type": "ping", "pad": "%s"}' % ("x" * 4000)):
                 error = await client.control(bad, expect="error")
                 assert error["message"]
             assert server.processor.style_name == "cool" and server.processor.strength == 0.5
             assert (await client.frame()).shape == camera.shape  # still streaming after the bad messages
             await client.close()
+
+            async with http.get(f"{base}/styles") as response:  # the picker: names and thumbnails
+                listed = {s["name"]: s for s in (await response.json())["styles"]}
+            assert {"warm", "cool"} <= set(listed)
+            async with http.get(base + listed["cool"]["preview"]) as response:
+                thumbnail = np.asarray(Image.open(io.BytesIO(await response.read())))
+            assert max(thumbnail.shape[:2]) <= 160 and thumbnail[..., 2].mean() > 200  # the blue preview
+            async with http.get(f"{base}/styles/nope/preview") as response:
+                assert response.status == 404
 
     asyncio.run(scenario())
 
@@ -306,6 +316,12 @@ def test_bad_signalling_is_refused_and_the_server_keeps_serving(tiny_style: Path
             client = Client()  # and the server still answers a good offer
             await client.connect(http, base)
             assert (await client.frame()).shape == (*SIZE, 3)
+            server.max_peers = 1  # a full server says so instead of starving everyone
+            extra = Client()
+            await extra.pc.setLocalDescription(await extra.pc.createOffer())
+            status, text = await post(json.dumps({"type": "offer", "sdp": extra.pc.localDescription.sdp}).encode())
+            assert status == 503 and "connections" in text
+            await extra.close()
             await client.close()
 
     asyncio.run(scenario())

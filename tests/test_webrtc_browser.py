@@ -67,7 +67,8 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, str(REPO / "stream.py"), "serve", "--port", str(port), "--style",
-         str(folder / "warm.safetensors"), "--styles-dir", str(folder), "--caption-every", "2"],
+         str(folder / "warm.safetensors"), "--styles-dir", str(folder), "--caption-every", "2",
+         "--backend", "pytorch-cpu"],  # no ONNX export at start: the test styles are new each run
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
     try:
         yield _wait_for_url(process)
@@ -128,6 +129,13 @@ def test_page_streams_stylized_video_and_switches_style(server: str, tmp_path: P
             page.click("label:has(#style-enabled)")
             page.wait_for_function(f"""() => ({PIXELS_JS})(["output", "camera"]).diff < 20""", timeout=10_000)
             page.click("label:has(#style-enabled)")
+
+            # camera size: applied to the sending track in place (what WebRTC then sends is up to its
+            # bandwidth/CPU adaptation, so only the camera side is checked)
+            page.select_option("#camera-size", "640x480")
+            page.wait_for_function("() => window.stylecast.pc.getSenders()[0].track.getSettings().width === 640",
+                                   timeout=10_000)
+            assert page.evaluate("() => window.stylecast.pc.localDescription.sdp") == connection
 
             # live stats: frames per second painted, round trip over the data channel
             page.wait_for_function("() => window.stylecast.stats.fps > 1 && window.stylecast.stats.rtt !== null",

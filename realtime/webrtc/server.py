@@ -32,6 +32,7 @@ from realtime.webrtc.worker import InferenceWorker
 STATIC = Path(__file__).parent / "static"
 CLIENT_MAX_SIZE = 64 * 1024  # signalling bodies are a few KiB of SDP; anything bigger is refused (413)
 CONNECT_TIMEOUT_S = 20.0  # a peer that never finishes ICE/DTLS is closed after this
+MAX_PEERS = 16  # each peer costs a VP8 encoder and decoder thread; more would starve the model anyway
 PAGES = {"/": "index.html", "/viewer": "viewer.html", "/client.js": "client.js", "/style.css": "style.css"}
 
 
@@ -65,6 +66,7 @@ class StreamServer:
         self.worker = InferenceWorker(processor)
         self.broadcast = Broadcast()
         self.peers: dict[int, Peer] = {}
+        self.max_peers = MAX_PEERS
         self._ids = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -119,6 +121,8 @@ class StreamServer:
             offer = parse_offer(body)
         except BadRequest as exc:
             raise web.HTTPBadRequest(text=f"{exc}\n") from None
+        if len(self.peers) >= self.max_peers:
+            raise web.HTTPServiceUnavailable(text=f"the server already has {len(self.peers)} connections; try later\n")
         peer = Peer(id=next(self._ids), pc=RTCPeerConnection(ice_configuration()), role=offer.role)
         self.peers[peer.id] = peer
         self._wire(peer)

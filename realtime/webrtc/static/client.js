@@ -160,6 +160,21 @@ function wireControls() {
   if (token) $("viewer-link").href = `/viewer?token=${encodeURIComponent(token)}`;
 }
 
+// Camera size changes apply to the sending track in place: no renegotiation, the server follows.
+function wireCameraSize(track, current) {
+  const select = $("camera-size");
+  if (![...select.options].some((o) => o.value === current)) select.add(new Option(current.replace("x", " × "), current));
+  select.value = current;
+  select.addEventListener("change", async () => {
+    const [width, height] = select.value.split("x").map(Number);
+    try {
+      await track.applyConstraints({ width: { ideal: width }, height: { ideal: height }, frameRate: { ideal: 30 } });
+    } catch (error) {
+      showError(`camera cannot do ${select.value}: ${error.message}`);
+    }
+  });
+}
+
 async function loadStyles() {
   const response = await fetch("/styles", { headers: headers() });
   if (!response.ok) throw new Error(`cannot list styles (${response.status})`);
@@ -184,6 +199,7 @@ async function startSender() {
     throw new Error(`no camera: ${error.message}${secure}`);
   }
   $("camera").srcObject = camera;
+  wireCameraSize(camera.getVideoTracks()[0], `${width}x${height}`);
 
   const pc = (app.pc = new RTCPeerConnection());
   const channel = (app.channel = pc.createDataChannel("control"));
