@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import aiohttp
@@ -521,3 +522,53 @@ def test_https_serves_the_page_and_accepts_offers(tmp_path: Path, tiny_style: Pa
             await client.close()
 
     asyncio.run(scenario())
+
+
+class FastCamera(VideoStreamTrack):
+    """Frames every 5 ms (200 fps), pts in milliseconds: much faster than the stylizer below."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.made = 0
+
+    async def recv(self) -> av.VideoFrame:
+        await asyncio.sleep(0.005)
+        frame = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")
+        frame.pts, frame.time_base = self.made * 5, Fraction(1, 1000)
+        self.made += 1
+        return frame
+
+
+class SlowStylizer:
+    """Stands in for a model that needs 40 ms a frame (the real one's speed depends on the machine)."""
+
+    name = "slow"
+    info = type("Info", (), {"name": "slow"})()
+
+    def __call__(self, frame: np.ndarray, strength: float = 1.0) -> np.ndarray:
+        time.sleep(0.04)
+        return 255 - frame
+
+
+def test_stale_camera_frames_are_dropped_so_latency_stays_bounded() -> None:
+    from realtime.webrtc.track import StylizedTrack
+    from realtime.webrtc.worker import InferenceWorker
+
+    async def scenario() -> tuple[list[float], StylizedTrack]:
+        camera = FastCamera()
+        worker = InferenceWorker(FrameProcessor(SlowStylizer()))
+        track = StylizedTrack(camera, worker)
+        ages = []
+        for _ in range(12):
+            frame = await track.recv()
+            assert frame.time_base == Fraction(1, 1000) and frame.to_ndarray(format="rgb24").min() == 255
+            ages.append((camera.made - 1) * 5 - frame.pts)  # ms behind the newest camera frame
+        track.stop()
+        worker.close()
+        return ages, track
+
+    ages, track = asyncio.run(scenario())
+    # a queue would fall 40 - 5 = 35 ms further behind with every frame (> 350 ms by the 12th);
+    # taking the newest keeps every frame within one stylize time (+ scheduling slack)
+    assert max(ages[2:]) < 120, ages
+    assert track.dropped > 50 and track.sent == 12
