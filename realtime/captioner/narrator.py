@@ -138,11 +138,17 @@ def detector_process() -> ProcessPoolExecutor:
 
 
 def _be_nice() -> None:
-    """Child-process initializer: lowest useful priority, one OpenCV thread."""
+    """Child-process initializer: run only on CPU time the frame loop leaves idle, one OpenCV thread.
+
+    SCHED_IDLE rather than a nice level: the styling backends run two tightly synchronised threads,
+    and even a low-priority neighbour that takes a core now and then stalls both of them."""
     import cv2
 
     try:
-        os.nice(15)
-    except OSError:
-        pass
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):  # not Linux: the next best thing
+        try:
+            os.nice(19)
+        except OSError:
+            pass
     cv2.setNumThreads(1)
