@@ -84,14 +84,14 @@ def renders_file(args: argparse.Namespace) -> bool:
     return path.is_file() or path.is_dir()
 
 
-def build_narrator(args: argparse.Namespace) -> Narrator:
+def build_narrator(args: argparse.Namespace, in_step: bool = False) -> Narrator:
     """The narrator --captioner asks for (offline by default; models only from local files/servers)."""
     lang = _option(args, "caption_lang", "en")
     kind = _option(args, "captioner", "offline")
     if kind == "offline":
         from realtime.captioner.narrator import OfflineNarrator
 
-        return OfflineNarrator(lang, separate_process=True)
+        return OfflineNarrator(lang, separate_process=True, idle_priority=not in_step)
     from realtime.captioner.models import ModelNarrator, OllamaCaptioner, TransformersCaptioner
 
     model = _option(args, "captioner_model", "")
@@ -117,8 +117,9 @@ def build_captioning(args: argparse.Namespace, output_path: Path | None = None) 
 
     lang = _option(args, "caption_lang", "en")
     renderer = SubtitleOverlay(lang)  # checks the font first: a clear error before anything starts
-    narrator = build_narrator(args)
-    service = CaptionService(narrator, every_s=every, in_step=renders_file(args))
+    in_step = renders_file(args)
+    narrator = build_narrator(args, in_step)
+    service = CaptionService(narrator, every_s=every, in_step=in_step)
     captioning = Captioning(service, renderer, output_path, speak=bool(_option(args, "speak", False)))
     service.subscribe(captioning.captions.append)
     if captioning.speak:

@@ -25,16 +25,19 @@ STYLE_EVERY = 3  # mention the style about every third line (and whenever there 
 class OfflineNarrator:
     """Narration from OpenCV detectors and image statistics only: no model, no download."""
 
-    def __init__(self, lang: str = "en", seed: int | None = None, separate_process: bool = False):
+    def __init__(self, lang: str = "en", seed: int | None = None, separate_process: bool = False,
+                 idle_priority: bool = True):
         """separate_process: run the detectors in a low-priority child process. The cascades are many
-        small numpy steps that hold the GIL; in a thread they would slow the frame loop's threads."""
+        small numpy steps that hold the GIL; in a thread they would slow the frame loop's threads.
+        idle_priority: that process only gets otherwise idle CPU (live video); False for file renders,
+        which wait for each line and must not stall behind other programs."""
         if lang not in PHRASES:
             raise ValueError(f"unknown caption language {lang!r} (en, zh)")
         self.lang = lang
         self.random = random.Random(seed)
         self.last_line = ""
         self.lines = 0
-        self._pool = detector_process() if separate_process else None
+        self._pool = detector_process(idle_priority) if separate_process else None
 
     def describe(self, observation: Observation) -> str | None:
         motion = observation.motion
@@ -128,16 +131,16 @@ class OfflineNarrator:
         return out
 
 
-@functools.lru_cache(maxsize=1)
-def detector_process() -> ProcessPoolExecutor:
+@functools.lru_cache(maxsize=2)
+def detector_process(idle_priority: bool = True) -> ProcessPoolExecutor:
     """One low-priority child process for the detectors, shared by every narrator of this program,
     started (and warmed up: imports, cascades loaded) before the first frame so it costs the loop nothing."""
-    pool = ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=_be_nice)
+    pool = ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=_be_nice, initargs=(idle_priority,))
     pool.submit(measure, np.zeros((36, 64, 3), np.uint8) + 128).result()
     return pool
 
 
-def _be_nice() -> None:
+def _be_nice(idle_priority: bool) -> None:
     """Child-process initializer: run only on CPU time the frame loop leaves idle, one OpenCV thread.
 
     SCHED_IDLE rather than a nice level: the styling backends run two tightly synchronised threads,
@@ -145,7 +148,10 @@ def _be_nice() -> None:
     import cv2
 
     try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        if not idle_priority:
+            os.nice(10)
+        else:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     except (AttributeError, OSError):  # not Linux: the next best thing
         try:
             os.nice(19)
