@@ -213,3 +213,24 @@ def test_in_step_mode_shows_each_line_from_the_frame_it_describes() -> None:
         service.close()
     assert [c.start for c in service.captions] == [0.0, 1.0, 2.0]
     assert all(c is not None and c.start == int(f.pts) for c, f in zip(shown, frames))
+
+
+def test_build_captioning_options() -> None:
+    import argparse
+
+    from common.errors import UserError
+    from realtime.captioner import build_captioning, renders_file
+    from stream import add_caption_options
+
+    parser = argparse.ArgumentParser()
+    add_caption_options(parser)
+    off = build_captioning(parser.parse_args(["--no-captions"]))
+    assert off.source is None and off.renderer is None
+    off.finish()
+    with pytest.raises(UserError, match="caption-every"):
+        build_captioning(parser.parse_args(["--caption-every", "0"]))
+    with pytest.raises(UserError, match="captioner-model"):
+        build_captioning(parser.parse_args(["--captioner", "transformers"]))
+    assert not renders_file(argparse.Namespace(source="0")) and not renders_file(argparse.Namespace())
+    assert renders_file(argparse.Namespace(source=__file__, realtime=False))
+    assert not renders_file(argparse.Namespace(source=__file__, realtime=True))
