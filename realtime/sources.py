@@ -388,7 +388,8 @@ def open_source(spec: str, *, size: tuple[int, int] | None = None, fps: float | 
     """Turn the --source text into a source: 'demo', a camera index, /dev/videoN, a URL, a file or a folder."""
     spec = str(spec).strip()
     if spec in ("", "demo"):
-        return DemoSource(size, fps)
+        # Recorded, the demo renders every frame (a smooth clip); shown, it behaves like a webcam.
+        return DemoSource(size, fps, live=realtime)
     if spec.isdigit():
         return CameraSource(int(spec), size, fps, reconnect)
     if spec.startswith("/dev/video"):
