@@ -84,8 +84,11 @@ def open_input(args: argparse.Namespace, source_spec: str, output: Path | None) 
     return open_source(source_spec, size=size, fps=args.fps, reconnect=args.reconnect, realtime=realtime)
 
 
-def start_captioning(args: argparse.Namespace, processor: FrameProcessor, output: Path | None):
-    """Attach the captioner for this output (its .srt/.vtt go beside `output`); None with --no-captions."""
+def start_captioning(args: argparse.Namespace, processor: FrameProcessor, output: Path | None, live: bool = True):
+    """Attach the captioner for this output (its .srt/.vtt go beside `output`); None with --no-captions.
+
+    live: whether the source runs on its own clock (see FrameSource.live); files rendered as fast as
+    possible get their captions in step with the frames."""
     processor.captions = processor.renderer = None
     if not getattr(args, "captions", True):
         return None
@@ -93,7 +96,7 @@ def start_captioning(args: argparse.Namespace, processor: FrameProcessor, output
         from realtime.captioner import build_captioning
     except ImportError:  # a checkout without the captioner package: run without captions
         return None
-    captioning = build_captioning(args, output_path=output)
+    captioning = build_captioning(args, output_path=output, live=live)
     processor.captions, processor.renderer = captioning.source, captioning.renderer
     processor.captions_enabled = captioning.source is not None and captioning.renderer is not None
     return captioning
@@ -103,7 +106,7 @@ def run_one(args: argparse.Namespace, processor: FrameProcessor, source: FrameSo
             label: str = "live") -> PipelineStats:
     """Style one opened source into the chosen sinks; prints the summary, also when stopped early."""
     try:
-        captioning = start_captioning(args, processor, output)
+        captioning = start_captioning(args, processor, output, live=source.live)
     except BaseException:
         source.close()
         raise

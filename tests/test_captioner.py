@@ -172,6 +172,9 @@ def test_offer_never_waits_for_a_busy_narrator() -> None:
             time.sleep(0.01)
         # the second line describes the newest frame, not a backlog
         assert service.captions[1].start == pytest.approx(200.0)
+        # live, the late first line (about the frame at 0 s) starts when it is ready, so it is still shown
+        late = next(c for c in service.captions if c.text == "line at 0.00")
+        assert late.start == pytest.approx(200.0) and service.active(200.05) is not None
         assert offering < 1.0  # 2000 offers: a reference swap each
     finally:
         service.close()
@@ -219,7 +222,7 @@ def test_build_captioning_options() -> None:
     import argparse
 
     from common.errors import UserError
-    from realtime.captioner import build_captioning, renders_file
+    from realtime.captioner import build_captioning
     from stream import add_caption_options
 
     parser = argparse.ArgumentParser()
@@ -231,6 +234,9 @@ def test_build_captioning_options() -> None:
         build_captioning(parser.parse_args(["--caption-every", "0"]))
     with pytest.raises(UserError, match="captioner-model"):
         build_captioning(parser.parse_args(["--captioner", "transformers"]))
-    assert not renders_file(argparse.Namespace(source="0")) and not renders_file(argparse.Namespace())
-    assert renders_file(argparse.Namespace(source=__file__, realtime=False))
-    assert not renders_file(argparse.Namespace(source=__file__, realtime=True))
+    live, rendered = build_captioning(parser.parse_args([])), build_captioning(parser.parse_args([]), live=False)
+    try:
+        assert not live.source.in_step and rendered.source.in_step
+    finally:
+        live.finish()
+        rendered.finish()

@@ -74,16 +74,6 @@ def _option(args: argparse.Namespace, name: str, default):
     return default if value is None else value
 
 
-def renders_file(args: argparse.Namespace) -> bool:
-    """True when `run` renders a file or folder as fast as it can (not paced, not a camera or stream):
-    then captions go in step with the frames instead of whenever the narrator is ready."""
-    source = getattr(args, "source", None)
-    if source is None or _option(args, "realtime", False):
-        return False
-    path = Path(str(source))
-    return path.is_file() or path.is_dir()
-
-
 def build_narrator(args: argparse.Namespace, in_step: bool = False) -> Narrator:
     """The narrator --captioner asks for (offline by default; models only from local files/servers)."""
     lang = _option(args, "caption_lang", "en")
@@ -105,8 +95,13 @@ def build_narrator(args: argparse.Namespace, in_step: bool = False) -> Narrator:
     raise UserError(f"unknown --captioner {kind!r} (offline, transformers, ollama)")
 
 
-def build_captioning(args: argparse.Namespace, output_path: Path | None = None) -> Captioning:
-    """Everything captions need for one run; Captioning(None, None) with --no-captions."""
+def build_captioning(args: argparse.Namespace, output_path: Path | None = None, *, live: bool = True) -> Captioning:
+    """Everything captions need for one run; Captioning(None, None) with --no-captions.
+
+    live=False (a file or the demo rendered as fast as possible, not paced): captions go in step
+    with the frames, so each line is burned in from the frame it describes, instead of whenever
+    the narrator happens to be ready.
+    """
     output_path = Path(output_path) if output_path is not None else None
     if not _option(args, "captions", True):
         return Captioning(None, None, output_path)
@@ -117,7 +112,7 @@ def build_captioning(args: argparse.Namespace, output_path: Path | None = None) 
 
     lang = _option(args, "caption_lang", "en")
     renderer = SubtitleOverlay(lang)  # checks the font first: a clear error before anything starts
-    in_step = renders_file(args)
+    in_step = not live
     narrator = build_narrator(args, in_step)
     service = CaptionService(narrator, every_s=every, in_step=in_step)
     captioning = Captioning(service, renderer, output_path, speak=bool(_option(args, "speak", False)))

@@ -5,7 +5,7 @@ The frame loop calls `offer()` for every frame; that only stores a reference to 
 clock, so it costs little CPU however fast the loop runs), keeps tiny grey thumbnails for scene-change
 and motion measurements, and narrates when `every_s` seconds of *video* time (pts) have passed since
 the last line or the scene changed a lot. Each line is published as a `Caption` starting at the pts of
-the frame it describes, and handed to the subscribers (subtitle files, OBS text, WebRTC data channel).
+the frame it describes (in step) or of the newest frame when it is ready (live), and handed to the subscribers (subtitle files, OBS text, WebRTC data channel).
 """
 from __future__ import annotations
 
@@ -96,6 +96,7 @@ class CaptionService:
         self.errors = 0
         self._starts: list[float] = []
         self._latest: tuple[Frame, str] | None = None
+        self._newest_pts = -math.inf  # live: the video's "now", where a freshly narrated line starts
         self._queue: collections.deque[tuple[Frame, str]] = collections.deque()  # in_step only
         self._considered = -math.inf  # in_step: pts up to which every frame has been considered
         self._subscribers: list[Callable[[Caption], None]] = []
@@ -116,6 +117,7 @@ class CaptionService:
             self._queue.append((frame, style_name))  # deque.append is thread-safe
         else:
             self._latest = (frame, style_name)  # one reference swap: atomic under the GIL
+            self._newest_pts = frame.pts
         self._new_frame.set()
 
     def active(self, pts: float) -> Caption | None:
@@ -207,7 +209,10 @@ class CaptionService:
             log.warning("captioner failed on the frame at %.2fs", observation.pts, exc_info=True)
             return
         if text:
-            self.publish(Caption(text, observation.pts, reading_seconds(text, self.lang), self.lang))
+            # Live, the video has moved on while the narrator worked: the line starts *now*, or a
+            # slow narrator would publish lines whose time on screen is already over.
+            start = observation.pts if self.in_step else max(observation.pts, self._newest_pts)
+            self.publish(Caption(text, start, reading_seconds(text, self.lang), self.lang))
 
     def publish(self, caption: Caption) -> None:
         """Store a caption (in start order) and hand it to every subscriber."""
