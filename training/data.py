@@ -115,7 +115,7 @@ def load_images(source: str | Path | None) -> list[np.ndarray]:
 
 def to_tensor(images: list[np.ndarray] | np.ndarray) -> torch.Tensor:
     """HxWx3 uint8 image(s) -> Bx3xHxW float in [0, 1]."""
-    batch = np.stack(images) if isinstance(images, list) else images[None]
+    batch = np.stack(images) if isinstance(images, list) else np.array(images[None])  # a writable copy
     return torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255.0)
 
 
