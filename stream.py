@@ -59,6 +59,20 @@ def add_caption_options(parser: argparse.ArgumentParser) -> None:
         help="keep FILE holding the current caption, for an OBS Text source (read from file)")
 
 
+def add_style_options(p: argparse.ArgumentParser, engine: bool = True) -> None:
+    """--style for every command that stylizes; with engine, --strength and --backend too."""
+    from styles import DEFAULT_STYLE  # a constant in a tiny module: keeps --help instant
+
+    p.add_argument("--style", default=DEFAULT_STYLE, metavar="NAME|PATH",
+                   help=f"shipped style name (see `{PROG} styles`) or a .safetensors checkpoint "
+                        f"(default {DEFAULT_STYLE})")
+    if engine:
+        p.add_argument("--strength", type=float, default=1.0, help="blend with the original, 0..1 (default 1)")
+        p.add_argument("--backend", default="auto",
+                       help="inference backend: auto (the fastest available here), tensorrt, pytorch-cuda, "
+                            "onnx-cpu, pytorch-cpu")
+
+
 # --- styles -----------------------------------------------------------------------------------
 
 def add_styles_parser(sub: argparse._SubParsersAction) -> None:
@@ -161,13 +175,9 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--virtual-camera", action="store_true",
                    help="send the styled video to the OBS virtual camera / v4l2loopback device")
     p.add_argument("--headless", action="store_true", help="never open a window (servers, CI)")
-    p.add_argument("--style", default=None, metavar="NAME|PATH",
-                   help="shipped style name or a .safetensors checkpoint (default: the default style)")
-    p.add_argument("--strength", type=float, default=1.0, help="blend with the original, 0..1 (default 1)")
+    add_style_options(p)
     p.add_argument("--resolution", metavar="WxH", help="resize frames (cameras are asked for this size)")
     p.add_argument("--fps", type=float, help="camera / demo frame rate, or frame rate of an image folder")
-    p.add_argument("--backend", default="auto",
-                   help="inference backend (default auto = the fastest available here)")
     p.add_argument("--codec", help="video codec for --output (default libx264; libvpx-vp9 for .webm)")
     add_caption_options(p)  # --no-captions, --caption-every, --caption-lang, --speak, ...
     p.add_argument("--reconnect", action="store_true",
@@ -182,9 +192,7 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from realtime.run import run_command
-    from training.checkpoint import DEFAULT_STYLE
 
-    args.style = args.style or DEFAULT_STYLE
     return run_command(args)
 
 
@@ -201,12 +209,9 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 needs a token)")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
-    p.add_argument("--style", default=None, metavar="NAME|PATH",
-                   help="style to start with: shipped name or a .safetensors checkpoint (default: the default style)")
+    add_style_options(p)
     p.add_argument("--styles-dir", type=Path, metavar="DIR",
                    help="also offer the styles (.safetensors + .json) in DIR in the page's picker")
-    p.add_argument("--strength", type=float, default=1.0, help="blend with the original, 0..1 (default 1)")
-    p.add_argument("--backend", default="auto", help="inference backend (default auto = the fastest available here)")
     p.add_argument("--token", help="access token the pages and /offer require "
                                    "(default: none on localhost, a random one printed at start otherwise)")
     p.add_argument("--cert", type=Path, metavar="PEM", help="HTTPS certificate (browsers need HTTPS for the camera "
@@ -218,9 +223,7 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from realtime.webrtc.serve import serve_command
-    from training.checkpoint import DEFAULT_STYLE
 
-    args.style = args.style or DEFAULT_STYLE
     return serve_command(args)
 
 
@@ -233,8 +236,7 @@ def add_export_parser(sub: argparse._SubParsersAction) -> None:
         {PROG} export --style mosaic --format tensorrt              # NVIDIA GPU + pip install .[tensorrt]
         {PROG} export --style mosaic --format tensorrt --min 1280x720 --opt 1280x720 --max 1920x1080
     """)
-    p.add_argument("--style", default=None, metavar="NAME|PATH",
-                   help="shipped style name or a .safetensors checkpoint (default: the default style)")
+    add_style_options(p, engine=False)
     p.add_argument("--format", choices=["onnx", "tensorrt"], default="onnx", help="default onnx")
     p.add_argument("--out", type=Path, metavar="PATH", help="output file (default STYLE.onnx / STYLE.engine here)")
     p.add_argument("--check-size", default="640x360", metavar="WxH",
@@ -248,9 +250,7 @@ def add_export_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from export.command import export_command
-    from training.checkpoint import DEFAULT_STYLE
 
-    args.style = args.style or DEFAULT_STYLE
     return export_command(args)
 
 

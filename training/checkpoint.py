@@ -19,11 +19,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from common.errors import UserError
-from styles import STYLES_DIR
+from styles import DEFAULT_STYLE, STYLES_DIR  # noqa: F401  (DEFAULT_STYLE re-exported)
 from training.model import StyleNetwork
 
 FORMAT = "stylecast-style/1"
-DEFAULT_STYLE = "mosaic"
 
 
 @dataclass
