@@ -32,6 +32,9 @@ POLL_S = 0.05  # how often idle loops look at the stop flag / let the preview wi
 HISTORY = 10_000  # per-stage samples kept for percentiles (a long session keeps the recent ones)
 
 
+STOP_GRACE_S = 1.0  # after stop(), how long a stage waits for the frame still in the stage before it
+
+
 class FrameQueue:
     """A bounded hand-over between two stages; `drop_oldest` picks the live or the file policy."""
 
@@ -39,6 +42,7 @@ class FrameQueue:
         self.maxsize, self.drop_oldest, self.stop = maxsize, drop_oldest, stop
         self.dropped = 0
         self._items: collections.deque = collections.deque()
+        self._stop_seen_at: float | None = None
         self._changed = threading.Condition()
 
     def put(self, item: Any) -> None:
@@ -62,7 +66,12 @@ class FrameQueue:
         with self._changed:
             while not self._items:
                 if self.stop.is_set():
-                    return END
+                    # The stage before may still be finishing a frame (its END follows it): wait a
+                    # moment so frames processed before a failure or Ctrl-C are still written.
+                    if self._stop_seen_at is None:
+                        self._stop_seen_at = time.monotonic()
+                    if time.monotonic() - self._stop_seen_at >= STOP_GRACE_S:
+                        return END
                 if deadline is not None and time.monotonic() >= deadline:
                     return None
                 self._changed.wait(POLL_S)
