@@ -33,7 +33,20 @@ VGG_CONTENT_LAYER = 22
 TORCHVISION_VGG19_FILE = "vgg19-dcbb9e9d.pth"
 
 
-class VGGFeatures(nn.Module):
+class FrozenFeatures(nn.Module):
+    """What both feature networks share: ImageNet input normalisation and frozen weights."""
+
+    def _freeze(self) -> None:
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        self.requires_grad_(False).eval()
+
+    def normalise(self, x: torch.Tensor) -> torch.Tensor:
+        """x: Bx3xHxW RGB in [0, 1]."""
+        return (x - self.mean) / self.std
+
+
+class VGGFeatures(FrozenFeatures):
     """VGG19's convolutional part up to relu5_1, frozen, ImageNet-normalised input."""
 
     kind = "vgg19"
@@ -55,12 +68,10 @@ class VGGFeatures(nn.Module):
             self.load_state_dict(wanted, strict=True)
         except RuntimeError as exc:
             raise UserError(f"VGG weights do not match VGG19 ({str(exc).splitlines()[0]})") from None
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
-        self.requires_grad_(False).eval()
+        self._freeze()
 
     def forward(self, x: torch.Tensor) -> dict[str, list[torch.Tensor]]:
-        x = (x - self.mean) / self.std
+        x = self.normalise(x)
         style, content = [], []
         for index, layer in enumerate(self.features):
             x = layer(x)
@@ -71,7 +82,7 @@ class VGGFeatures(nn.Module):
         return {"style": style, "content": content}
 
 
-class RandomMultiScaleFeatures(nn.Module):
+class RandomMultiScaleFeatures(FrozenFeatures):
     """Random-filter banks (kernels 3/5/9/15, `channels` each) on a 3-level image pyramid; frozen.
 
     Style maps: one per (scale, kernel) pair. Content maps: the 3x3 and 5x5 banks at full and half
@@ -93,12 +104,10 @@ class RandomMultiScaleFeatures(nn.Module):
                 conv.weight.copy_(torch.randn(conv.weight.shape, generator=generator) * (2.0 / (3 * k * k)) ** 0.5)
                 conv.bias.copy_(torch.randn(channels, generator=generator) * 0.1)
             self.banks.append(conv)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
-        self.requires_grad_(False).eval()
+        self._freeze()
 
     def forward(self, x: torch.Tensor) -> dict[str, list[torch.Tensor]]:
-        x = (x - self.mean) / self.std
+        x = self.normalise(x)
         style, content = [], []
         for scale in range(self.scales):
             if scale:
