@@ -18,7 +18,7 @@ STRENGTH_STEP = 0.1
 HOTKEYS = (
     ("n / →", "next style"),
     ("p / ←", "previous style"),
-    ("t", "style on/off"),
+    ("space", "style on/off"),
     ("+ / -", "style strength up/down"),
     ("c", "captions on/off"),
     ("s", "screenshot (PNG)"),
@@ -47,7 +47,9 @@ class LiveControls:
         """Apply one key (a cv2.waitKeyEx code; -1 = none); returns a message to show, if any."""
         if key < 0:
             return None
-        char = chr(key).lower() if key < 128 else ""
+        # Only printable ASCII is a character key: Shift, Ctrl, arrows and F-keys give codes >= 256,
+        # which must not turn into "" (`"" in "+="` is true: every modifier would raise the strength).
+        char = chr(key).lower() if 32 <= key < 127 else None
         if char == "q" or key == 27:
             self.quit = True
             return "quit"
@@ -55,12 +57,12 @@ class LiveControls:
             return self.step_style(+1)
         if char == "p" or key in LEFT_ARROWS:
             return self.step_style(-1)
-        if char == "t":
+        if char == " ":
             self.processor.style_enabled = not self.processor.style_enabled
             return f"style {'on' if self.processor.style_enabled else 'off'}"
-        if char in "+=":
+        if char in ("+", "="):
             return self.change_strength(+STRENGTH_STEP)
-        if char in "-_":
+        if char in ("-", "_"):
             return self.change_strength(-STRENGTH_STEP)
         if char == "c":
             return self.toggle_captions()

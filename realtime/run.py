@@ -2,29 +2,47 @@
 
 stream.py parses the options; this module decides what they mean (which sinks, pacing, batch over
 a folder), shows progress, and prints the summary. Recordings are closed in every case (end,
-Ctrl-C, camera unplugged, disk full) before the error or interruption is reported.
+Ctrl-C, SIGTERM, camera unplugged, disk full) before the error or interruption is reported.
+
+Everything that can be checked is checked before the model loads: option values, every file the run
+will write (realtime/outputs.py), and the recording settings on one frame (recorder.check_recording).
+A run that wrote no frame fails.
 """
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Callable
 
 from tqdm import tqdm
 
+from common.console import say as _say
 from common.errors import UserError
+from common.lifetime import children_die_with_me, sigterm_as_interrupt
+from realtime.outputs import batch_targets, check_writes
 from realtime.pipeline import Pipeline, PipelineStats
 from realtime.processor import FrameProcessor
-from realtime.recorder import CONTAINERS, FileSink, check_output_path
+from realtime.recorder import CONTAINERS, FileSink, RecordingSettings, check_output_path, check_recording, partial_path
 from realtime.sinks import ImageFolderSink, PreviewSink, Sink, VirtualCameraSink, display_available
-from realtime.sources import FrameSource, ImageFolderSource, open_source, parse_size, video_files
+from realtime.sources import FrameSource, ImageFolderSource, image_files, open_source, parse_size, video_files
 
 PROGRESS_EVERY_S = 0.5
 
 
-def _say(message: str) -> None:
-    print(f"stylecast: {message}", file=sys.stderr)
+def check_values(args: argparse.Namespace) -> None:
+    """Refuse option values that would make a run do nothing or something odd, before anything starts."""
+    def positive(name: str, value: float | None, integer: bool = False) -> None:
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise UserError(f"--{name} must be a positive {'whole ' if integer else ''}number (got {value:g})")
+
+    positive("fps", args.fps)
+    positive("max-frames", args.max_frames, integer=True)
+    positive("duration", args.duration)
+    positive("caption-every", getattr(args, "caption_every", None))
+    if not (math.isfinite(args.strength) and 0.0 <= args.strength <= 1.0):
+        raise UserError(f"--strength must be between 0 and 1 (got {args.strength})")
 
 
 def wants_preview(args: argparse.Namespace) -> bool:
@@ -40,7 +58,7 @@ def build_processor(args: argparse.Namespace) -> FrameProcessor:
     """The stylizer (through the one backend chooser) and the FrameProcessor around it."""
     from export.backends import create_stylizer
 
-    if not 0.0 <= args.strength <= 1.0:
+    if not (math.isfinite(args.strength) and 0.0 <= args.strength <= 1.0):
         raise UserError(f"--strength must be between 0 and 1 (got {args.strength})")
     stylizer = create_stylizer(args.style, args.backend)
     _say(f"style '{stylizer.info.name}' on {stylizer.name}")
@@ -81,7 +99,9 @@ def open_input(args: argparse.Namespace, source_spec: str, output: Path | None) 
     """The source for --source, paced at its own speed when it only feeds a window or virtual camera."""
     size = parse_size(args.resolution) if args.resolution else None
     realtime = args.realtime or (output is None and (wants_preview(args) or args.virtual_camera))
-    return open_source(source_spec, size=size, fps=args.fps, reconnect=args.reconnect, realtime=realtime)
+    one_size = args.virtual_camera or (output is not None and output.suffix != "")  # a video: frames share a size
+    return open_source(source_spec, size=size, fps=args.fps, reconnect=args.reconnect, realtime=realtime,
+                       uniform=one_size)
 
 
 def start_captioning(args: argparse.Namespace, processor: FrameProcessor, output: Path | None, live: bool = True):
@@ -103,26 +123,45 @@ def start_captioning(args: argparse.Namespace, processor: FrameProcessor, output
 
 
 def run_one(args: argparse.Namespace, processor: FrameProcessor, source: FrameSource, output: Path | None,
-            label: str = "live") -> PipelineStats:
-    """Style one opened source into the chosen sinks; prints the summary, also when stopped early."""
+            label: str = "live", recording: RecordingSettings | None = None) -> PipelineStats:
+    """Style one opened source into the chosen sinks; prints the summary, also when stopped early.
+
+    A run that wrote no frame is a UserError (its empty subtitle files are removed)."""
     try:
         captioning = start_captioning(args, processor, output, live=source.live)
     except BaseException:
         source.close()
         raise
+    stats = None
     try:
-        return _run_pipeline(args, processor, source, output, label)
+        stats = _run_pipeline(args, processor, source, output, label, recording)
     finally:
         if captioning is not None:
             captioning.finish()  # after the recording is closed: subtitles beside it, --speak audio mixed in
+            if stats is not None and stats.written == 0 and output is not None and output.suffix:
+                _remove_empty(subtitle_files(output))
+    if stats.written == 0:
+        raise UserError(_nothing_written(source, stats))
+    return stats
+
+
+def _nothing_written(source: FrameSource, stats: PipelineStats) -> str:
+    what = f"{stats.corrupt} damaged packets or images skipped" if stats.corrupt else "the source gave no frame"
+    return f"nothing was written: no frame of {source.description} could be read ({what})"
+
+
+def _remove_empty(paths: list[Path]) -> None:
+    for path in paths:
+        if path.is_file() and path.stat().st_size == 0:
+            path.unlink()
 
 
 def _run_pipeline(args: argparse.Namespace, processor: FrameProcessor, source: FrameSource, output: Path | None,
-                  label: str) -> PipelineStats:
+                  label: str, recording: RecordingSettings | None) -> PipelineStats:
     sinks: list[Sink] = []
     try:
         status = lambda: _status_line(processor, pipeline.stats)  # noqa: E731 - pipeline is bound below
-        sinks = make_sinks(args, processor, source, output, wants_preview(args), status)
+        sinks = make_sinks(args, processor, source, output, wants_preview(args), status, recording)
         _say(f"{source.description} -> {', '.join(type(s).__name__ for s in sinks) or 'no output (headless)'}")
         progress = Progress(source, args.max_frames, label)
         pipeline = Pipeline(source, processor, sinks, max_frames=args.max_frames, max_seconds=args.duration,
@@ -144,14 +183,17 @@ def _run_pipeline(args: argparse.Namespace, processor: FrameProcessor, source: F
 
 
 def make_sinks(args: argparse.Namespace, processor: FrameProcessor, source: FrameSource, output: Path | None,
-               preview: bool, status: Callable[[], str]) -> list[Sink]:
+               preview: bool, status: Callable[[], str], recording: RecordingSettings | None = None) -> list[Sink]:
     """File or image-folder recording, virtual camera, preview window: any combination."""
     sinks: list[Sink] = []
     if output is not None and output.suffix == "" and isinstance(source, ImageFolderSource):
-        sinks.append(ImageFolderSink(output, lambda frame: source.names.get(frame.index, f"{frame.index:06d}")))
+        targets = image_targets(source.paths, output)
+        sinks.append(ImageFolderSink(output, lambda frame: targets[source.files[frame.index]].stem))
     elif output is not None:
-        sinks.append(FileSink(output, fps=source.fps, time_base=source.time_base, codec=args.codec,
-                              audio_from=source.audio_path, audio_start=source.start_time))
+        recording = recording or check_recording(output, args.codec, source.audio_path, source.start_time)
+        sinks.append(FileSink(output, fps=source.fps, time_base=source.time_base, codec=recording.codec,
+                              audio_from=recording.audio_from, audio_start=source.start_time,
+                              audio_mode=recording.audio_mode))
     if args.virtual_camera:
         sinks.append(VirtualCameraSink(source.fps))
     if preview:
@@ -176,52 +218,96 @@ def _report(stats: PipelineStats, output: Path | None, stopped_by: BaseException
         _say(f"saved {output}{how}")
 
 
-def _check_output(source_spec: str, output: Path | None, codec: str | None) -> None:
-    if output is None or output.suffix == "":
-        return
-    check_output_path(output, codec)
-    if Path(source_spec).exists() and output.resolve() == Path(source_spec).resolve():
-        raise UserError(f"--output {output} is the input file; choose another name")
+# --- what a run writes ---------------------------------------------------------------------------
+
+def video_target_suffix(video: Path) -> str:
+    """A batch keeps each video's container when it can record it, else makes an .mp4."""
+    return video.suffix.lower() if video.suffix.lower() in CONTAINERS else ".mp4"
 
 
-def run_batch(args: argparse.Namespace, processor: FrameProcessor, folder: Path, out_folder: Path) -> int:
+def image_targets(images: list[Path], folder: Path) -> dict[Path, Path]:
+    return batch_targets(images, folder, lambda image: ".png")
+
+
+def subtitle_files(video: Path) -> list[Path]:
+    from realtime.subtitles import sidecar_paths
+
+    return list(sidecar_paths(video))
+
+
+def files_written(args: argparse.Namespace, video: Path) -> list[Path]:
+    """Every file recording `video` creates: the video, its .partial file, and its subtitles."""
+    files = [video, partial_path(video)]
+    if getattr(args, "captions", True) and getattr(args, "subtitles", True):
+        files += subtitle_files(video)
+    return files
+
+
+def check_run_outputs(args: argparse.Namespace, inputs: list[Path], videos: list[Path],
+                      images: list[Path] = ()) -> None:
+    """Apply outputs.check_writes to everything this run will write, before anything is opened."""
+    written = [f for video in videos for f in files_written(args, video)] + list(images)
+    obs_text = [Path(args.obs_text)] if getattr(args, "obs_text", None) else []
+    style = [Path(args.style)] if Path(str(args.style)).is_file() else []
+    check_writes(written, inputs + style, args.overwrite, may_exist=obs_text)
+
+
+def run_batch(args: argparse.Namespace, folder: Path, out_folder: Path) -> int:
     """Style every video in `folder` into `out_folder` (same names); one bad file does not stop the rest."""
-    videos = video_files(folder)
+    targets = batch_targets(video_files(folder), out_folder, video_target_suffix)
+    check_run_outputs(args, list(targets), list(targets.values()))
+    for suffix in sorted({target.suffix for target in targets.values()}):
+        check_recording(Path("x" + suffix), args.codec)
+    processor = build_processor(args)
     out_folder.mkdir(parents=True, exist_ok=True)
     failed = []
-    for number, video in enumerate(videos, 1):
-        suffix = video.suffix.lower() if video.suffix.lower() in CONTAINERS else ".mp4"
-        target = out_folder / (video.stem + suffix)
-        _say(f"[{number}/{len(videos)}] {video.name} -> {target}")
+    for number, (video, target) in enumerate(targets.items(), 1):
+        _say(f"[{number}/{len(targets)}] {video.name} -> {target}")
         try:
             run_one(args, processor, open_input(args, str(video), target), target, video.name)
         except UserError as exc:
             _say(f"skipped {video.name}: {exc}")
             failed.append(video.name)
     if failed:
-        raise UserError(f"{len(failed)} of {len(videos)} videos failed: {', '.join(failed)}")
+        raise UserError(f"{len(failed)} of {len(targets)} videos failed: {', '.join(failed)}")
     return 0
 
 
 def run_command(args: argparse.Namespace) -> int:
     """Entry point for `stylecast run` (args as parsed by stream.py's run parser)."""
+    check_values(args)
+    children_die_with_me()  # the captioner's helper process must not outlive this one, even after kill -9
+    with sigterm_as_interrupt():
+        return _run_command(args)
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    args.overwrite = getattr(args, "overwrite", False)
     output = Path(args.output) if args.output else None
     source_spec = str(args.source)
     folder = Path(source_spec)
     batch = folder.is_dir() and bool(video_files(folder))
     if batch and (output is None or output.suffix):
         raise UserError(f"{folder} holds videos: give an output folder, e.g. --output {folder.name}-styled/")
-    if not batch:
-        _check_output(source_spec, output, args.codec)
     if output is None and not wants_preview(args) and not args.virtual_camera:
         _say("no display and no --output: running headless without output (add --output FILE to record)")
     if batch:
-        return run_batch(args, build_processor(args), folder, output)
+        return run_batch(args, folder, output)
+    inputs = [folder] if folder.is_file() else []
+    if output is not None and output.suffix == "" and folder.is_dir():
+        images = image_files(folder)
+        check_run_outputs(args, images, [], list(image_targets(images, output).values()))
+    elif output is not None:
+        check_output_path(output, args.codec)
+        check_run_outputs(args, image_files(folder) if folder.is_dir() else inputs, [output])
     source = open_input(args, source_spec, output)  # first: a wrong --source fails before the model loads
     try:
+        recording = None
+        if output is not None and output.suffix:
+            recording = check_recording(output, args.codec, source.audio_path, source.start_time)
         processor = build_processor(args)
     except BaseException:
         source.close()
         raise
-    run_one(args, processor, source, output, Path(source_spec).name if output else "live")
+    run_one(args, processor, source, output, Path(source_spec).name if output else "live", recording)
     return 0

@@ -13,6 +13,7 @@ from typing import Callable
 
 import cv2
 
+from common.console import say
 from common.errors import UserError
 from realtime.controls import LiveControls, hotkey_help
 from realtime.frames import Frame
@@ -63,7 +64,7 @@ class PreviewSink(Sink):
         except cv2.error:
             raise UserError("cannot open a preview window: this OpenCV has no GUI support "
                             "(pip install opencv-python instead of opencv-python-headless); use --no-preview") from None
-        print(f"stylecast: preview keys: {hotkey_help()}", file=sys.stderr)
+        say(f"preview keys: {hotkey_help()}")
 
     def write(self, frame: Frame) -> None:
         self._last_rgb = frame.image
@@ -125,8 +126,7 @@ class VirtualCameraSink(Sink):
         except (RuntimeError, ValueError) as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise UserError(f"no virtual camera available ({reason}); {virtual_camera_help()}") from None
-        print(f"stylecast: virtual camera on {self.camera.device} ({width}x{height} @ {self.fps:g} fps)",
-              file=sys.stderr)
+        say(f"virtual camera on {self.camera.device} ({width}x{height} @ {self.fps:g} fps)")
 
     def write(self, frame: Frame) -> None:
         if self.camera is None:
@@ -142,7 +142,10 @@ class VirtualCameraSink(Sink):
 # --- image files --------------------------------------------------------------------------------
 
 class ImageFolderSink(Sink):
-    """Writes every frame as a PNG into a folder; `name_for(frame)` picks the file stem."""
+    """Writes every frame as a PNG into a folder; `name_for(frame)` picks the file stem.
+
+    Each image is written under a temporary name and renamed when complete, so an existing file is
+    never left half-written (whether it may be replaced at all is decided before the run starts)."""
 
     def __init__(self, folder: Path, name_for: Callable[[Frame], str] | None = None):
         self.folder = Path(folder)
@@ -151,5 +154,12 @@ class ImageFolderSink(Sink):
 
     def write(self, frame: Frame) -> None:
         path = self.folder / f"{self.name_for(frame)}.png"
-        if not cv2.imwrite(str(path), cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR)):
-            raise UserError(f"could not write {path}")
+        ok, png = cv2.imencode(".png", cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR))
+        if not ok:
+            raise UserError(f"could not encode {path} as PNG")
+        partial = path.with_name(f".{path.stem}.partial.png")
+        try:
+            partial.write_bytes(png.tobytes())
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)

@@ -19,6 +19,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from common.console import say, warn
 from common.errors import UserError
 from realtime.frames import Frame
 
@@ -42,6 +43,24 @@ def parse_size(text: str) -> tuple[int, int]:
     if width < 16 or height < 16 or width > 8192 or height > 8192:
         raise UserError(f"resolution '{text}' is out of range (16..8192 per side)")
     return width, height
+
+
+def letterbox(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Scale `image` to fit inside size=(width, height) keeping its aspect, centred on black bars."""
+    height, width = image.shape[:2]
+    scale = min(size[0] / width, size[1] / height)
+    inner = (max(1, round(width * scale)), max(1, round(height * scale)))
+    canvas = np.zeros((size[1], size[0], 3), np.uint8)
+    left, top = (size[0] - inner[0]) // 2, (size[1] - inner[1]) // 2
+    canvas[top:top + inner[1], left:left + inner[0]] = fit_to(image, inner)
+    return canvas
+
+
+def upright(image: np.ndarray, rotation: float) -> np.ndarray:
+    """Turn decoded pixels the way the file's display matrix says (`rotation`: degrees counter-clockwise,
+    as FFmpeg reports it); a phone's portrait clip is stored sideways with such a tag."""
+    turns = round(rotation / 90) % 4
+    return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
 
 
 def fit_to(image: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
@@ -148,13 +167,12 @@ class CameraSource(FrameSource):
 
     def _wait_for_camera(self) -> bool:
         """Reopen the camera once a second until it is back (True) or stop() is called (False)."""
-        print(f"stylecast: {self.description} disconnected; waiting for it to come back (Ctrl-C to stop)",
-              file=sys.stderr)
+        warn(f"{self.description} disconnected; waiting for it to come back (Ctrl-C to stop)")
         self.capture.release()
         while not self.stopping:
             try:
                 self.capture = self._open()
-                print(f"stylecast: {self.description} reconnected", file=sys.stderr)
+                say(f"{self.description} reconnected")
                 return True
             except UserError:
                 self._stopping.wait(RECONNECT_EVERY_S)
@@ -206,12 +224,21 @@ class VideoFileSource(FrameSource):
     def __init__(self, location: str, size: tuple[int, int] | None = None, realtime: bool = False,
                  reconnect: bool = False):
         super().__init__()
+        self.description = location
+        self.download: Path | None = None  # a web file fetched to a temporary file first (see fetch)
+        if is_web_file(location):
+            self.download = location = str(fetch(location))
         self.location, self.size, self.reconnect = location, size, reconnect
         self.is_url = "://" in location
         if not self.is_url and not Path(location).is_file():
             raise UserError(f"input file not found: {location}")
-        self.description = location
-        self.container = self._open()
+        self.position = 0.0  # pts (seconds) of the last frame read, for "stopped at 12.0 of 30.0 s"
+        self.stopped_early: str | None = None  # why reading ended before the end of the file
+        try:
+            self.container = self._open()
+        except BaseException:
+            self._remove_download()
+            raise
         stream = self.container.streams.video[0]
         self.time_base = stream.time_base
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
@@ -219,9 +246,12 @@ class VideoFileSource(FrameSource):
         self.start_time = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
         duration = self.container.duration  # microseconds, None for endless streams
         self.expected_frames = stream.frames or (round(duration / 1e6 * self.fps) if duration else None)
+        self.duration = duration / 1e6 if duration else None
         self.live = realtime or (self.is_url and (location.startswith(LIVE_URL_SCHEMES) or duration is None))
         self.realtime = realtime and not self.is_url  # network streams pace themselves
         self.audio_path = location if (self.container.streams.audio and not self.is_url) else None
+        if self.container.streams.audio and self.is_url:
+            warn(f"the audio of the live stream {location} is not recorded (only files keep their audio)")
 
     def _open(self):
         import av
@@ -273,8 +303,10 @@ class VideoFileSource(FrameSource):
         except av.FFmpegError as exc:  # the container itself broke (truncated file, network drop)
             if not self.live:
                 self.corrupt_frames += 1
-                print(f"stylecast: warning: {self.location}: reading stopped early ({_ffmpeg_reason(exc)})",
-                      file=sys.stderr)
+                total = f" of {self.duration:.1f}" if self.duration else ""
+                self.stopped_early = (f"reading {self.description} stopped early at {self.position:.1f}{total} s "
+                                      f"({_ffmpeg_reason(exc)}); the rest of the file was not processed")
+                warn(self.stopped_early)
                 return
             raise SourceLost(f"stream {self.location} dropped ({_ffmpeg_reason(exc)})") from None
 
@@ -288,12 +320,13 @@ class VideoFileSource(FrameSource):
                     pts = float(av_frame.pts * self.time_base) - self.start_time
                 if self.realtime:
                     self._sleep_until(started + pts)
-                image = fit_to(av_frame.to_ndarray(format="rgb24"), self.size)
+                self.position = pts
+                image = fit_to(upright(av_frame.to_ndarray(format="rgb24"), av_frame.rotation), self.size)
                 yield Frame(image, pts, time.monotonic(), index, self.time_base)
                 index += 1
             if not (self.is_url and self.reconnect and not self.stopping):
                 return
-            print(f"stylecast: stream {self.location} ended; reconnecting", file=sys.stderr)
+            warn(f"stream {self.location} ended; reconnecting")
             self.container.close()
             while not self.stopping:
                 try:
@@ -304,6 +337,48 @@ class VideoFileSource(FrameSource):
 
     def close(self) -> None:
         self.container.close()
+        self._remove_download()
+
+    def _remove_download(self) -> None:
+        if self.download is not None:
+            Path(self.download).unlink(missing_ok=True)
+            self.download = None
+
+
+def is_web_file(location: str) -> bool:
+    """An http(s) URL of a video *file* (by its extension), as opposed to a live or HLS stream."""
+    from urllib.parse import urlparse
+
+    parsed = urlparse(location)
+    return parsed.scheme in ("http", "https") and Path(parsed.path).suffix.lower() in VIDEO_SUFFIXES
+
+
+def fetch(url: str) -> Path:
+    """Download a web video file to a temporary file and return its path.
+
+    Reading it straight from the server fails when the file's index sits at its end and the server
+    cannot serve byte ranges (common), and its audio could not be copied without a second download.
+    """
+    import shutil
+    import tempfile
+    import urllib.error
+    import urllib.request
+    from urllib.parse import urlparse
+
+    suffix = Path(urlparse(url).path).suffix.lower()
+    handle, name = tempfile.mkstemp(prefix="stylecast-", suffix=suffix)
+    say(f"downloading {url} to a temporary file first")
+    try:
+        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=30) as response:
+            shutil.copyfileobj(response, out, 1 << 20)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        Path(name).unlink(missing_ok=True)
+        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
+        raise UserError(f"cannot download {url}: {reason}") from None
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return Path(name)
 
 
 # --- image folder -------------------------------------------------------------------------------
@@ -319,10 +394,13 @@ def video_files(folder: Path) -> list[Path]:
 class ImageFolderSource(FrameSource):
     """Every image in a folder (sorted by name) as one frame at `fps`; unreadable images are skipped.
 
-    Frames take the size of the first image (or `size`), so they can go into one video.
+    Each image keeps its own size and aspect. Frames that must share one size (`uniform`: a video file
+    or the virtual camera) are fitted into `size`, or the first image's size, with black bars:
+    never stretched. With `size` and not uniform, each image is fitted into `size` the same way.
     """
 
-    def __init__(self, folder: Path, size: tuple[int, int] | None = None, fps: float | None = None):
+    def __init__(self, folder: Path, size: tuple[int, int] | None = None, fps: float | None = None,
+                 uniform: bool = False):
         super().__init__()
         self.paths = image_files(folder)
         if not self.paths:
@@ -330,7 +408,9 @@ class ImageFolderSource(FrameSource):
         self.size, self.fps = size, float(fps or 25.0)
         self.time_base = Fraction(1, round(self.fps)) if float(self.fps).is_integer() else Fraction(1, 1000)
         self.expected_frames = len(self.paths)
+        self.uniform = uniform
         self.names: dict[int, str] = {}  # frame index -> image file stem, for writing results under the same name
+        self.files: dict[int, Path] = {}  # frame index -> the image file it came from
         self.description = f"{folder} ({len(self.paths)} images)"
 
     def frames(self) -> Iterator[Frame]:
@@ -341,12 +421,14 @@ class ImageFolderSource(FrameSource):
             bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if bgr is None:
                 self.corrupt_frames += 1
-                print(f"stylecast: warning: skipping unreadable image {path}", file=sys.stderr)
+                warn(f"skipping unreadable image {path}")
                 continue
             rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            self.names[index] = path.stem
-            self.size = self.size or (rgb.shape[1], rgb.shape[0])
-            yield Frame(fit_to(rgb, self.size), index / self.fps, time.monotonic(), index, self.time_base)
+            self.names[index], self.files[index] = path.stem, path
+            if self.uniform and self.size is None:
+                self.size = (rgb.shape[1], rgb.shape[0])
+            image = rgb if self.size is None or (rgb.shape[1], rgb.shape[0]) == self.size else letterbox(rgb, self.size)
+            yield Frame(image, index / self.fps, time.monotonic(), index, self.time_base)
             index += 1
 
 
@@ -384,8 +466,11 @@ class DemoSource(FrameSource):
 # --- choosing a source --------------------------------------------------------------------------
 
 def open_source(spec: str, *, size: tuple[int, int] | None = None, fps: float | None = None,
-                reconnect: bool = False, realtime: bool = False) -> FrameSource:
-    """Turn the --source text into a source: 'demo', a camera index, /dev/videoN, a URL, a file or a folder."""
+                reconnect: bool = False, realtime: bool = False, uniform: bool = True) -> FrameSource:
+    """Turn the --source text into a source: 'demo', a camera index, /dev/videoN, a URL, a file or a folder.
+
+    uniform: whether every frame must have the same size (a video file, the virtual camera); only
+    an image folder's frames can differ."""
     spec = str(spec).strip()
     if spec in ("", "demo"):
         # Recorded, the demo renders every frame (a smooth clip); shown, it behaves like a webcam.
@@ -400,7 +485,7 @@ def open_source(spec: str, *, size: tuple[int, int] | None = None, fps: float | 
         return VideoFileSource(spec, size, realtime=False, reconnect=reconnect)
     path = Path(spec)
     if path.is_dir():
-        return ImageFolderSource(path, size, fps)
+        return ImageFolderSource(path, size, fps, uniform=uniform)
     if not path.exists():
         raise UserError(f"input not found: {spec} (give a camera index, /dev/videoN, a video file, a URL, "
                         "an image folder, or 'demo')")

@@ -2,8 +2,8 @@
 finished file's audio track at the caption's time.
 
 The recording is post-processed once it is closed: video packets are copied untouched, the existing
-audio (if any) is decoded, the speech is added on top, and the result is encoded as AAC (a new audio
-track when the recording had none). The new file replaces the old one only when it is complete.
+audio (if any) is decoded, the speech is added on top, and the result is encoded with the container's
+audio codec (AAC; Opus for WebM), as a new audio track when the recording had none. The new file replaces the old one only when it is complete.
 """
 from __future__ import annotations
 
@@ -99,6 +99,7 @@ def mix_narration(video: Path, captions: list[Caption]) -> None:
     if not captions:
         return
     video = Path(video)
+    encoder = _speech_encoder(video)
     with av.open(str(video)) as source:
         if not source.streams.video:
             raise UserError(f"{video} has no video stream to narrate")
@@ -107,7 +108,7 @@ def mix_narration(video: Path, captions: list[Caption]) -> None:
         has_audio = bool(source.streams.audio)
         if has_audio:
             astream = source.streams.audio[0]
-            rate = astream.rate or MIX_RATE
+            rate = MIX_RATE if "opus" in encoder else (astream.rate or MIX_RATE)
             layout = "stereo" if (astream.channels or 2) >= 2 else "mono"
             original = _decode_audio(source, rate, layout)
         else:
@@ -119,18 +120,31 @@ def mix_narration(video: Path, captions: list[Caption]) -> None:
     mixed = np.clip(original * (1.0 - (1.0 - DUCK) * talking) + speech, -1.0, 1.0).astype(np.float32)
     tmp = video.with_name(f".{video.stem}.speaking{video.suffix}")
     try:
-        _remux_with_audio(video, tmp, mixed, rate, layout)
+        _remux_with_audio(video, tmp, mixed, rate, layout, encoder)
         os.replace(tmp, video)
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def _remux_with_audio(video: Path, target: Path, audio: np.ndarray, rate: int, layout: str) -> None:
-    """Copy `video`'s video packets into `target` and encode `audio` ((channels, samples)) as AAC beside them."""
+def _speech_encoder(video: Path) -> str:
+    """The audio encoder the recording's container takes (MIX_RATE suits all of them, Opus included)."""
+    from realtime.audio import audio_encoder
+    from realtime.recorder import CONTAINERS
+
+    muxer = CONTAINERS.get(video.suffix.lower(), ("matroska", ""))[0]
+    encoder = audio_encoder(muxer)
+    if encoder is None:
+        raise UserError(f"--speak: this FFmpeg build has no audio encoder for {video.suffix} files")
+    return encoder
+
+
+def _remux_with_audio(video: Path, target: Path, audio: np.ndarray, rate: int, layout: str,
+                      encoder: str = "aac") -> None:
+    """Copy `video`'s video packets into `target` and encode `audio` ((channels, samples)) with `encoder`."""
     with av.open(str(video)) as source, av.open(str(target), "w") as out:
         vin = source.streams.video[0]
         vout = out.add_stream_from_template(vin)
-        aout = out.add_stream("aac", rate=rate, layout=layout)
+        aout = out.add_stream(encoder, rate=rate, layout=layout)
         aout.time_base = Fraction(1, rate)
         chunk = 1024
         written = 0  # samples encoded so far

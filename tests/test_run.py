@@ -47,8 +47,9 @@ def test_interrupted_recording_still_plays(tmp_path, tiny_style):
     process = subprocess.Popen([sys.executable, str(REPO / "stream.py"), "run", "--source", str(source),
                                 "--output", str(output), "--style", str(tiny_style), "--realtime"],
                                cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    partial = tmp_path / "cut.partial.mp4"  # the recording's name until it is complete
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (output.exists() and output.stat().st_size > 20_000):
+    while time.monotonic() < deadline and not (partial.exists() and partial.stat().st_size > 20_000):
         time.sleep(0.1)  # > 20 kB: at least one one-second fragment is on disk
     time.sleep(0.5)
     process.send_signal(signal.SIGINT)
@@ -56,6 +57,7 @@ def test_interrupted_recording_still_plays(tmp_path, tiny_style):
     assert process.returncode == 130, err
 
     cut = decode(output)
+    assert not partial.exists(), "the stopped recording is renamed to its final name"
     assert 5 <= len(cut.frames) < 100, f"{len(cut.frames)} frames survived"
     assert f"{len(cut.frames)} frames written" in out
     assert cut.audio_seconds is not None and cut.audio_seconds <= len(cut.frames) / 10 + 0.2

@@ -56,9 +56,12 @@ def test_timestamps_that_do_not_increase_are_nudged_not_rejected(tmp_path):
     assert len(pts) == 4 and all(b > a for a, b in zip(pts, pts[1:]))
 
 
-def test_odd_frame_sizes_are_cropped_to_even(tmp_path):
+def test_odd_frame_sizes_are_padded_to_even_and_said(tmp_path, capsys):
     record(tmp_path / "odd.mp4", frames_at([0.0, 0.1], size=(63, 47)))
-    assert decode(tmp_path / "odd.mp4").frames[0].shape == (46, 62, 3)
+    frame = decode(tmp_path / "odd.mp4").frames[0]
+    assert frame.shape == (48, 64, 3)  # no pixel lost: one edge row/column added
+    assert np.abs(frame[:47, :63].astype(int) - pattern(0, 63, 47)).mean() < 8
+    assert "63x47 is rounded up to 64x48" in capsys.readouterr().err
 
 
 def _recording_of(clip: Path, out: Path, stop_after: int | None = None) -> FileSink:
@@ -198,7 +201,7 @@ def test_hotkeys_switch_styles_strength_and_toggles_between_frames(tmp_path, tin
     controls.handle_key(ord("+"))
     controls.handle_key(ord("+"))
     assert processor.strength == 1.0  # clamped
-    assert controls.handle_key(ord("t")) == "style off"
+    assert controls.handle_key(ord(" ")) == "style off"
     assert np.array_equal(processor.process(frame).image, frame.image)
     assert "no-captions" in controls.handle_key(ord("c"))
 
