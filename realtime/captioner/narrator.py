@@ -1,42 +1,46 @@
 """The offline narrator: measured facts -> one friendly, spoken-style line (English or Chinese).
 
-A line is built from clauses in order of interest: a scene change, who/what is there (cats, faces,
-smiles, people), then the mood (light, motion, colours) and now and then the style. Each clause picks
-one of several phrasings at random, and the narrator never says the same line twice in a row.
+A line says what changed since the last one (a new scene, someone joined, left or moved), then who is
+there and how (count, where, close-up or far, smiling), then at most one remark about light, motion or
+a notable colour, and now and then the style. It only says what the detectors are sure of, and no
+phrasing is used twice within REPEAT_WINDOW_S of video: an optional remark is left out instead.
 """
 from __future__ import annotations
 
 import functools
 import os
 import random
-from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
 import numpy as np
 
-from realtime.captioner.phrases import COLOUR_NAMES, PHRASES, WHERE, join, number
+from realtime.captioner.phrases import COLOUR_NAMES, PHRASES, WHERE, number
 from realtime.captioner.scene import BRIGHT, BUSY, DARK, STILL, SceneFacts, analysis_copy, measure, motion_between
 from realtime.captioner.service import Observation
 
 STYLE_EVERY = 3  # mention the style about every third line (and whenever there is little else to say)
+REPEAT_WINDOW_S = 60.0  # no phrasing is repeated within this much video time
+MAX_COUNT = 6  # more faces than this are "a bunch", not a number the detector would get right
 
 
 class OfflineNarrator:
-    """Narration from OpenCV detectors and image statistics only: no model, no download."""
+    """Narration from on-device detectors and image statistics only: no model download, no guessing."""
 
     def __init__(self, lang: str = "en", seed: int | None = None, separate_process: bool = False,
                  idle_priority: bool = True):
-        """separate_process: run the detectors in a low-priority child process. The cascades are many
-        small numpy steps that hold the GIL; in a thread they would slow the frame loop's threads.
+        """separate_process: run the detectors in a low-priority child process. They are many small
+        numpy/OpenCV steps that hold the GIL; in a thread they would slow the frame loop's threads.
         idle_priority: that process only gets otherwise idle CPU (live video); False for file renders,
         which wait for each line and must not stall behind other programs."""
         if lang not in PHRASES:
             raise ValueError(f"unknown caption language {lang!r} (en, zh)")
         self.lang = lang
         self.random = random.Random(seed)
-        self.last_line = ""
         self.lines = 0
+        self.previous: SceneFacts | None = None
+        self._used: dict[str, float] = {}  # template -> video time it was last said
+        self._now = 0.0
         self._pool = detector_process(idle_priority) if separate_process else None
 
     def describe(self, observation: Observation) -> str | None:
@@ -51,84 +55,90 @@ class OfflineNarrator:
         else:  # send the small analysis copy, not the full frame
             facts = self._pool.submit(measure, analysis_copy(observation.image), motion, changed,
                                       observation.style_name).result()
-        return self.compose(facts)
+        if observation.first:
+            self.previous = None
+        return self.compose(facts, observation.pts)
 
-
-    def compose(self, facts: SceneFacts) -> str:
-        """One line about `facts`, different from the previous line whenever the facts allow it."""
-        line = ""
-        for _ in range(12):
-            line = self._line(facts)
-            if line != self.last_line:
-                break
-        self.last_line = line
+    def compose(self, facts: SceneFacts, pts: float | None = None) -> str:
+        """One line about `facts` at video time `pts` (default: 4 s after the previous line)."""
+        self._now = self._now + 4.0 if pts is None else pts
+        clauses = [c for c in (self._opener(facts), *self._subjects(facts)) if c]
+        remark = self._remark(facts, bool(clauses))
+        if remark:
+            clauses.append(remark)
+        if facts.style and (len(clauses) < 2 or self.lines % STYLE_EVERY == STYLE_EVERY - 1):
+            clauses.append(self._say("style", optional=bool(clauses), style=facts.style))
+        clauses = [c for c in clauses if c] or [self._say("nothing")]
+        self.previous = facts
         self.lines += 1
-        return line
+        return ("" if self.lang == "zh" else " ").join(clauses)
 
     # --- clauses ------------------------------------------------------------------------------
 
-    def _say(self, key: str, **fields: object) -> str:
-        template = self.random.choice(PHRASES[self.lang][key])
+    def _say(self, key: str, optional: bool = False, **fields: object) -> str:
+        """A phrasing of `key` not said within REPEAT_WINDOW_S; '' if an optional clause has none left."""
+        templates = PHRASES[self.lang][key]
+        fresh = [t for t in templates if self._now - self._used.get(t, -1e9) >= REPEAT_WINDOW_S]
+        if not fresh and optional:
+            return ""
+        template = self.random.choice(fresh) if fresh else min(templates, key=lambda t: self._used.get(t, -1e9))
+        self._used[template] = self._now
         fields.update({k.capitalize(): str(v)[:1].upper() + str(v)[1:] for k, v in fields.items()})
         return template.format(**fields)
 
-    def _line(self, facts: SceneFacts) -> str:
-        clauses = [self._say("scene_change")] if facts.scene_changed else []
-        subjects = self._subjects(facts)
-        clauses += subjects
-        mood = self._mood(facts)
-        clauses += mood[: 1 if subjects else 2]
-        if facts.style and (not clauses or self.lines % STYLE_EVERY == STYLE_EVERY - 1 or len(clauses) < 2):
-            clauses.append(self._say("style", style=facts.style))
-        return ("" if self.lang == "zh" else " ").join(clauses)
-
-    def _where(self, facts: SceneFacts, boxes: list) -> str:
-        return WHERE[self.lang][facts.where(boxes[0])]
-
-    def _wheres(self, facts: SceneFacts, boxes: list) -> str:
-        """'two on the left and one in the middle' / '左边两个、中间一个'."""
-        counts = Counter(facts.where(b) for b in boxes)
-        parts = []
-        for place in ("left", "centre", "right"):
-            if counts[place]:
-                n = number(counts[place], self.lang)
-                parts.append(f"{WHERE['zh'][place]}{n}个" if self.lang == "zh" else f"{n} {WHERE['en'][place]}")
-        return join(parts, self.lang)
+    def _opener(self, facts: SceneFacts) -> str:
+        return self._say("scene_change") if facts.scene_changed else ""
 
     def _subjects(self, facts: SceneFacts) -> list[str]:
+        """Who is there, said as what changed when the scene is the same as the last line's."""
+        n, before = len(facts.faces), self.previous
+        same_scene = before is not None and not facts.scene_changed
+        if same_scene and n == 0 and before.faces:
+            return [self._say("gone")]
+        if n == 0:
+            return []
+        where = facts.where(facts.faces[0])
         out = []
-        if facts.cats:
-            n = len(facts.cats)
-            out.append(self._say("cat_one", where=self._where(facts, facts.cats)) if n == 1
-                       else self._say("cat_many", n=number(n, self.lang)))
-        if facts.faces:
-            n = len(facts.faces)
-            out.append(self._say("face_one", where=self._where(facts, facts.faces)) if n == 1
-                       else self._say("face_many", n=number(n, self.lang), wheres=self._wheres(facts, facts.faces)))
-            if facts.smiles:
-                out.append(self._say("smile_one") if facts.smiles == 1
-                           else self._say("smile_many", n=number(facts.smiles, self.lang)))
-        elif facts.bodies:
-            out.append(self._say("body", where=self._where(facts, facts.bodies)))
+        if same_scene and n > len(before.faces):
+            out.append(self._say("joined"))
+        elif same_scene and 0 < n < len(before.faces):
+            out.append(self._say("left_some"))
+        elif same_scene and n == len(before.faces) == 1 and where and before.where(before.faces[0]) not in ("", where):
+            out.append(self._say("moved_at", where=WHERE[self.lang][where]))
+        if not out or n > 1:
+            out.append(self._people(facts, where))
+        size = facts.size(max(facts.faces, key=lambda b: b.w))
+        if size:
+            out.append(self._say(size, optional=True))
+        if facts.smiles:
+            out.append(self._say("smile_one", optional=True) if facts.smiles == 1 or n == 1
+                       else self._say("smile_many", optional=True, n=number(facts.smiles, self.lang)))
         return out
 
-    def _mood(self, facts: SceneFacts) -> list[str]:
-        """Light, motion and colour clauses, most notable first."""
-        out = []
+    def _people(self, facts: SceneFacts, where: str) -> str:
+        n = len(facts.faces)
+        if n == 1:
+            return self._say("face_one_at", where=WHERE[self.lang][where]) if where else self._say("face_one")
+        return self._say("face_many", n=number(n, self.lang) if n <= MAX_COUNT else ("好多" if self.lang == "zh" else "lots of"))
+
+    def _remark(self, facts: SceneFacts, has_subject: bool) -> str:
+        """At most one remark about light, motion or a notable colour: the first that is sure and fresh."""
+        candidates = []
         if facts.brightness < DARK:
-            out.append(self._say("dark"))
+            candidates.append(("dark", {}))
         elif facts.brightness > BRIGHT:
-            out.append(self._say("bright"))
-        if facts.motion is not None:
-            key = "busy" if facts.motion >= BUSY else "still" if facts.motion <= STILL else "moving"
-            out.append(self._say(key))
-        if facts.colours:
-            names = [COLOUR_NAMES[self.lang].get(c, c) for c in facts.colours]
-            key = facts.mood if facts.mood in ("warm", "cool") else "colours"
-            out.append(self._say(key, colours=join(names, self.lang)))
-        elif facts.mood == "grey" and facts.brightness >= DARK:
-            out.append(self._say("grey"))
-        return out
+            candidates.append(("bright", {}))
+        if facts.motion is not None and (facts.motion >= BUSY or facts.motion <= STILL):
+            candidates.append(("busy" if facts.motion >= BUSY else "still", {}))
+        if facts.colour:
+            candidates.append(("colour", {"colour": COLOUR_NAMES[self.lang].get(facts.colour, facts.colour)}))
+        elif facts.monochrome and not has_subject:
+            candidates.append(("monochrome", {}))
+        for key, fields in candidates:
+            line = self._say(key, optional=True, **fields)
+            if line:
+                return line
+        return ""
 
 
 @functools.lru_cache(maxsize=2)

@@ -1,4 +1,4 @@
-"""Measure a frame: who/what the detectors find and where, light, colour and motion.
+"""Measure a frame: the faces BlazeFace is sure of and where, smiles, light, notable colour and motion.
 
 Everything the offline narrator says comes from a `SceneFacts`; nothing is guessed.
 """
@@ -9,47 +9,48 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from realtime.captioner.blazeface import load_face_detector, weighted_nms
 from realtime.captioner.cascade import Box, load_detector
 
-ANALYSIS_WIDTH = 320  # detectors run on a copy this wide: faces down to ~8% of the frame width
-DARK, BRIGHT = 0.25, 0.72  # mean luma (0..1) thresholds
-STILL, BUSY = 0.012, 0.06  # mean |grey difference| (0..1) between two nearby frames
+ANALYSIS_WIDTH = 320  # detectors run on a copy this wide: faces down to ~5% of the frame width
+DARK, BRIGHT = 0.22, 0.72  # mean luma (0..1) thresholds
+STILL, BUSY = 0.008, 0.06  # mean |grey difference| (0..1) between frames 0.2 s apart; in between: not said
+FACE_SCORE = 0.8  # BlazeFace confidence below which a face is not mentioned (0.6-0.8 hits apples and oranges)
+SMILE_NEIGHBOURS = 20  # Haar smile votes inside a found face: high, so only clear smiles count
+CLOSE_UP, FAR = 0.3, 0.07  # face width / frame width: a close-up, or someone far away
 # hue ranges (OpenCV hue 0..180) -> colour names; red wraps around
 HUES = [(0, 8, "red"), (8, 22, "orange"), (22, 34, "yellow"), (34, 85, "green"), (85, 100, "teal"),
         (100, 130, "blue"), (130, 150, "purple"), (150, 170, "pink"), (170, 181, "red")]
-WARM, COOL = {"red", "orange", "yellow", "pink"}, {"green", "teal", "blue", "purple"}
-DETECTORS = {  # what -> (cascade file, min_neighbors)
-    "faces": ("haarcascade_frontalface_default.xml", 4),
-    "cats": ("haarcascade_frontalcatface.xml", 3),
-    "smiles": ("haarcascade_smile.xml", 20),
-    "upper_bodies": ("haarcascade_upperbody.xml", 3),
-    "full_bodies": ("haarcascade_fullbody.xml", 3),
-}
+NOTABLE_COLOUR = 0.35  # a colour is worth a remark when this share of the *whole* frame is that vivid colour
 
 
 @dataclass
 class SceneFacts:
-    """What was measured in one frame. Positions are 'left', 'centre' or 'right'."""
+    """What was measured in one frame. Positions are 'left', 'centre', 'right', or '' when not clear."""
 
     width: int
     faces: list[Box] = field(default_factory=list)
     smiles: int = 0
-    bodies: list[Box] = field(default_factory=list)  # people found by body shape, not already a face
-    cats: list[Box] = field(default_factory=list)
     brightness: float = 0.5  # mean luma 0..1
-    colours: list[str] = field(default_factory=list)  # dominant named colours, most first
-    mood: str = "neutral"  # warm / cool / neutral / grey
+    colour: str = ""  # one vivid colour that fills much of the frame, else ''
+    monochrome: bool = False  # a black-and-white picture
     motion: float | None = None  # None: no earlier frame to compare with
     scene_changed: bool = False
     style: str = ""
 
     def where(self, box: Box) -> str:
+        """Thirds with a margin: a box near a boundary gets '' (not said) rather than a coin toss."""
         third = box.centre_x / self.width
-        return "left" if third < 0.38 else "right" if third > 0.62 else "centre"
+        return "left" if third < 0.33 else "right" if third > 0.67 else "centre" if 0.4 <= third <= 0.6 else ""
+
+    def size(self, box: Box) -> str:
+        """'close' (a close-up), 'far', or ''."""
+        share = box.w / self.width
+        return "close" if share >= CLOSE_UP else "far" if share <= FAR else ""
 
     @property
     def people(self) -> int:
-        return len(self.faces) + len(self.bodies)
+        return len(self.faces)
 
 
 def analysis_copy(image: np.ndarray) -> np.ndarray:
@@ -60,62 +61,60 @@ def analysis_copy(image: np.ndarray) -> np.ndarray:
     return cv2.resize(image, (ANALYSIS_WIDTH, max(1, round(h * ANALYSIS_WIDTH / w))), interpolation=cv2.INTER_AREA)
 
 
-def detect(what: str, grey: np.ndarray, min_size: int = 24) -> list[Box]:
-    """Boxes of one kind of object (see DETECTORS), [] when its cascade is not installed here."""
-    filename, neighbours = DETECTORS[what]
-    detector = load_detector(filename, neighbours)
-    return detector(grey, min_size) if detector is not None else []
+def find_faces(rgb: np.ndarray) -> list[Box]:
+    """Faces BlazeFace is sure of (FACE_SCORE), left to right; [] when its model is not installed.
+
+    A wide frame is looked at as two overlapping squares (left and right): letterboxed whole, a 16:9
+    frame would waste 44% of the detector's small input and lose faces that are far away."""
+    detector = load_face_detector()
+    if detector is None:
+        return []
+    h, w = rgb.shape[:2]
+    offsets = [0, w - h] if w >= 1.3 * h else [0]
+    found = [(Box(b.x + x, b.y, b.w, b.h), score) for x in offsets
+             for b, score in detector(rgb if len(offsets) == 1 else rgb[:, x:x + h])]
+    if len(offsets) > 1 and found:
+        corners = np.array([[b.x, b.y, b.x + b.w, b.y + b.h] for b, _ in found], np.float32)
+        merged = weighted_nms(corners, np.array([score for _, score in found], np.float32))
+        found = [(Box(round(x1), round(y1), round(x2 - x1), round(y2 - y1)), score)
+                 for (x1, y1, x2, y2), score in merged]
+    return sorted((box for box, score in found if score >= FACE_SCORE), key=lambda b: b.x)
 
 
-def available_detectors() -> list[str]:
-    return [what for what, (filename, n) in DETECTORS.items() if load_detector(filename, n) is not None]
+def is_smiling(grey: np.ndarray, face: Box) -> bool:
+    """A clear smile in the lower half of a found face (OpenCV's Haar smile cascade, strict)."""
+    smile = load_detector("haarcascade_smile.xml", SMILE_NEIGHBOURS)
+    lower = grey[face.y + face.h // 2: face.y + face.h, face.x: face.x + face.w]
+    return smile is not None and lower.size > 0 and bool(smile(lower, max(8, face.w // 4)))
 
 
-def _scaled(box: Box, factor: float) -> Box:
-    """A box found on a downscaled copy, in the analysed image's pixels (bodies are big: half size is enough)."""
-    return Box(int(box.x * factor), int(box.y * factor), int(box.w * factor), int(box.h * factor))
-
-
-def _overlaps(a: Box, b: Box) -> bool:
-    return a.x < b.x + b.w and b.x < a.x + a.w and a.y < b.y + b.h and b.y < a.y + a.h
-
-
-def colour_summary(rgb: np.ndarray) -> tuple[list[str], str]:
-    """Dominant named colours (each >= 15% of the colourful pixels) and the warm/cool mood."""
+def colour_summary(rgb: np.ndarray) -> tuple[str, bool]:
+    """(the vivid colour covering NOTABLE_COLOUR of the frame or '', whether the picture is black and white)."""
     hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
     hue, sat, val = hsv[..., 0].ravel(), hsv[..., 1].ravel(), hsv[..., 2].ravel()
-    colourful = (sat > 70) & (val > 50)
-    if colourful.mean() < 0.12:
-        return [], "grey"
-    hues = hue[colourful]
+    if float(np.mean(sat > 40)) < 0.02:
+        return "", True
+    vivid = (sat > 110) & (val > 70)
     share: dict[str, float] = {}
     for low, high, name in HUES:
-        share[name] = share.get(name, 0.0) + float(np.mean((hues >= low) & (hues < high)))
-    names = [n for n, s in sorted(share.items(), key=lambda kv: -kv[1]) if s >= 0.15][:2]
-    warm = sum(s for n, s in share.items() if n in WARM)
-    cool = sum(s for n, s in share.items() if n in COOL)
-    mood = "warm" if warm > 0.6 else "cool" if cool > 0.6 else "neutral"
-    return names, mood
+        share[name] = share.get(name, 0.0) + float(np.mean(vivid & (hue >= low) & (hue < high)))
+    name, best = max(share.items(), key=lambda kv: kv[1])
+    return (name if best >= NOTABLE_COLOUR else ""), False
 
 
 def measure(image: np.ndarray, motion: float | None = None, scene_changed: bool = False,
             style: str = "") -> SceneFacts:
     """All facts about one HxWx3 uint8 RGB frame; `motion` comes from the caller's frame difference."""
     rgb = analysis_copy(image)
-    grey = cv2.equalizeHist(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     facts = SceneFacts(width=rgb.shape[1], motion=motion, scene_changed=scene_changed, style=style)
-    facts.brightness = float(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).mean()) / 255.0
-    facts.colours, facts.mood = colour_summary(rgb)
+    facts.brightness = float(grey.mean()) / 255.0
+    facts.colour, facts.monochrome = colour_summary(rgb)
     if facts.brightness < 0.06:  # too dark for any detector to be trusted
         return facts
-    facts.faces = detect("faces", grey)
-    for face in facts.faces:
-        lower = grey[face.y + face.h // 2: face.y + face.h, face.x: face.x + face.w]
-        if lower.size and detect("smiles", lower, min_size=max(8, face.w // 4)):
-            facts.smiles += 1
-    bodies = [_scaled(b, 2) for what in ("upper_bodies", "full_bodies") for b in detect(what, grey[::2, ::2].copy())]
-    facts.bodies = [b for b in bodies if not any(_overlaps(b, f) for f in facts.faces)]
-    facts.cats = [c for c in detect("cats", grey) if not any(_overlaps(c, f) for f in facts.faces)]
+    facts.faces = find_faces(rgb)
+    equalised = cv2.equalizeHist(grey)
+    facts.smiles = sum(is_smiling(equalised, face) for face in facts.faces)
     return facts
 
 
@@ -136,3 +135,15 @@ def frame_difference(a: np.ndarray, b: np.ndarray) -> float:
 def motion_between(previous: np.ndarray, current: np.ndarray) -> float:
     """Mean |grey difference| (0..1) of two HxWx3 uint8 RGB frames at thumbnail size."""
     return frame_difference(thumbnail(previous), thumbnail(current))
+
+
+def colour_histogram(image: np.ndarray) -> np.ndarray:
+    """A 16x8 hue/saturation histogram of a thumbnail (normalised), to tell a cut from movement."""
+    hsv = cv2.cvtColor(cv2.resize(image, THUMB_SIZE, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2HSV)
+    hist = cv2.calcHist([hsv], [0, 1], None, [16, 8], [0, 180, 0, 256])
+    return cv2.normalize(hist, hist).flatten()
+
+
+def histogram_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Bhattacharyya distance (0 same .. 1 disjoint) of two colour_histogram()s."""
+    return float(cv2.compareHist(a, b, cv2.HISTCMP_BHATTACHARYYA))

@@ -1,0 +1,137 @@
+"""MediaPipe's BlazeFace face detectors (Apache-2.0), run with the LiteRT interpreter (`ai-edge-litert`).
+
+The .tflite files ship inside the `mediapipe` 0.10.14 wheel; scripts/setup.sh downloads that wheel with
+`pip download --no-deps` (none of mediapipe's own dependencies are installed) and copies the face models
+into `.venv/share/stylecast/mediapipe/`. Nothing is downloaded at run time: without the files (or the
+runtime) `load_face_detector()` returns None and the narrator simply says nothing about faces.
+
+Decoding follows mediapipe/modules/face_detection/*.pbtxt: SSD anchors, sigmoid scores, weighted NMS.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from realtime.captioner.cascade import Box
+
+MODEL_DIRS = [os.environ.get("STYLECAST_MEDIAPIPE", ""), str(Path(sys.prefix) / "share/stylecast/mediapipe")]
+
+
+@dataclass(frozen=True)
+class FaceModel:
+    """One BlazeFace variant: its file, input size, anchor strides (one entry per SSD layer) and score bar."""
+
+    filename: str
+    size: int
+    strides: tuple[int, ...]
+    anchors_per_cell: int  # per grid cell and layer; layers with the same stride share one grid
+    min_score: float
+
+
+# full range: faces from close-ups down to ~5 m away (about 1/20 of the frame), the one for photos and rooms
+FULL_RANGE = FaceModel("face_detection_full_range_sparse.tflite", 192, (4,), 1, 0.6)
+
+
+def find_model(filename: str) -> Path | None:
+    """The installed copy of a MediaPipe model file, or None."""
+    for folder in MODEL_DIRS:
+        if folder and (Path(folder) / filename).is_file():
+            return Path(folder) / filename
+    return None
+
+
+def ssd_anchors(model: FaceModel) -> np.ndarray:
+    """Nx2 anchor centres (x, y in 0..1), in the order the model's outputs use."""
+    centres = []
+    layer = 0
+    while layer < len(model.strides):
+        stride, repeats = model.strides[layer], 0
+        while layer < len(model.strides) and model.strides[layer] == stride:  # same-stride layers share a grid
+            repeats += 1
+            layer += 1
+        cells = model.size // stride
+        per_cell = model.anchors_per_cell * repeats
+        ys, xs = np.mgrid[0:cells, 0:cells]
+        grid = np.stack([(xs + 0.5) / cells, (ys + 0.5) / cells], axis=-1).reshape(-1, 1, 2)
+        centres.append(np.repeat(grid, per_cell, axis=1).reshape(-1, 2))
+    return np.concatenate(centres).astype(np.float32)
+
+
+def weighted_nms(boxes: np.ndarray, scores: np.ndarray, overlap: float = 0.3) -> list[tuple[np.ndarray, float]]:
+    """MediaPipe's weighted non-maximum suppression: overlapping boxes are averaged by score."""
+    order = np.argsort(-scores)
+    kept = []
+    while order.size:
+        best = boxes[order[0]]
+        x1 = np.maximum(best[0], boxes[order, 0])
+        y1 = np.maximum(best[1], boxes[order, 1])
+        x2 = np.minimum(best[2], boxes[order, 2])
+        y2 = np.minimum(best[3], boxes[order, 3])
+        inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+        areas = (boxes[order, 2] - boxes[order, 0]) * (boxes[order, 3] - boxes[order, 1])
+        iou = inter / (areas + (best[2] - best[0]) * (best[3] - best[1]) - inter + 1e-9)
+        group = order[iou > overlap]
+        weights = scores[group][:, None]
+        kept.append(((boxes[group] * weights).sum(0) / weights.sum(), float(scores[order[0]])))
+        order = order[iou <= overlap]
+    return kept
+
+
+class FaceDetector:
+    """`detector(rgb) -> [(Box, score)]` on an HxWx3 uint8 RGB image (boxes in that image's pixels)."""
+
+    def __init__(self, path: Path, model: FaceModel):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.model = model
+        self._interpreter = Interpreter(model_path=str(path), num_threads=1)
+        self._interpreter.allocate_tensors()
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        outputs = sorted(self._interpreter.get_output_details(), key=lambda d: int(d["shape"][-1]))
+        self._scores, self._boxes = outputs[0]["index"], outputs[1]["index"]
+        self._anchors = ssd_anchors(model)
+
+    def __call__(self, rgb: np.ndarray) -> list[tuple[Box, float]]:
+        h, w = rgb.shape[:2]
+        side = max(h, w)  # letterbox to a square so faces keep their shape
+        square = np.zeros((side, side, 3), np.uint8)
+        top, left = (side - h) // 2, (side - w) // 2
+        square[top:top + h, left:left + w] = rgb
+        size = self.model.size
+        tensor = cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32) / 127.5 - 1.0
+        self._interpreter.set_tensor(self._input, tensor[None])
+        self._interpreter.invoke()
+        raw = self._interpreter.get_tensor(self._boxes)[0]
+        logits = np.clip(self._interpreter.get_tensor(self._scores)[0, :, 0].astype(np.float64), -100, 100)
+        scores = 1.0 / (1.0 + np.exp(-logits))
+        keep = scores >= self.model.min_score
+        if not keep.any():
+            return []
+        raw, scores, anchors = raw[keep], scores[keep], self._anchors[keep]
+        centre = raw[:, :2] / size + anchors
+        half = raw[:, 2:4] / size / 2
+        corners = np.concatenate([centre - half, centre + half], axis=1) * side - [left, top, left, top]
+        found = []
+        for (x1, y1, x2, y2), score in weighted_nms(corners, scores):
+            x1, y1, x2, y2 = max(0.0, x1), max(0.0, y1), min(float(w), x2), min(float(h), y2)
+            if x2 - x1 >= 4 and y2 - y1 >= 4:
+                found.append((Box(round(x1), round(y1), round(x2 - x1), round(y2 - y1)), score))
+        return found
+
+
+@functools.lru_cache(maxsize=None)
+def load_face_detector(model: FaceModel = FULL_RANGE) -> FaceDetector | None:
+    """The BlazeFace detector, or None when its model file or the LiteRT runtime is not installed."""
+    path = find_model(model.filename)
+    if path is None:
+        return None
+    try:
+        return FaceDetector(path, model)
+    except (ImportError, ValueError, RuntimeError):
+        return None
