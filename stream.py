@@ -13,7 +13,7 @@ import textwrap
 from pathlib import Path
 from typing import Callable, Sequence
 
-from common.errors import UserError
+from common.errors import UserError, describe_os_error
 
 PROG = "stylecast"
 
@@ -94,6 +94,15 @@ def cmd_styles(args: argparse.Namespace) -> int:
 
 # --- train ------------------------------------------------------------------------------------
 
+def check_file_name(name: str, option: str) -> None:
+    """`name` becomes file and folder names (runs/NAME, NAME.safetensors): it must stay a plain name,
+    never a path that escapes --out or --work-dir (../../evil, /etc/x) or a hidden file."""
+    if (not name or name != Path(name).name or name.startswith(".") or "\\" in name
+            or any(ord(c) < 32 for c in name) or len(name) > 100):
+        raise UserError(f"{option} {name!r} must be a plain name (letters, digits, '-', '_'; no '/', '..' "
+                        "or leading '.')")
+
+
 def add_train_parser(sub: argparse._SubParsersAction) -> None:
     p = _parser(sub, "train", "Train a new style from a style image (content: your photos/videos, or built-in photos).", f"""
         {PROG} train --style painting.jpg --name mystyle            # built-in photos, 2000 steps, 256 px
@@ -130,6 +139,7 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    check_file_name(args.name, "--name")  # before any import: nothing is created for a bad name
     import logging
 
     from training.losses import LossWeights
@@ -187,6 +197,8 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
     p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this much video time")
     p.add_argument("--screenshots", default=".", metavar="DIR", help="where the preview's [s] key saves PNGs")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace output files (video, .srt, .vtt, images) that already exist; inputs never are")
     p.set_defaults(handler=cmd_run)
 
 
@@ -340,13 +352,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (common.lifetime.Terminated)
+        print(f"{PROG}: {'terminated' if hasattr(exc, 'exit_code') else 'interrupted'}", file=sys.stderr)
+        return getattr(exc, "exit_code", 130)
     except OSError as exc:  # full disk, permissions, vanished files: the user can act on these
         if args.debug:
             raise
-        print(f"{PROG}: error: {exc.strerror or exc} ({exc.filename or 'I/O'})", file=sys.stderr)
+        print(f"{PROG}: error: {describe_os_error(exc)}", file=sys.stderr)
         return 2
 
 

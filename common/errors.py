@@ -8,3 +8,16 @@ from __future__ import annotations
 
 class UserError(Exception):
     """A problem with the user's input, files or machine, with a message that says how to fix it."""
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for an OSError that reached the top: the program's own words for a full disk,
+    else the system's reason and the file it concerns."""
+    import errno
+
+    where = exc.filename or getattr(exc, "filename2", None)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        place = f" while writing {where}" if where else ""
+        return (f"the disk is full{place}: free some space (or write to another disk) and run again; "
+                "a recording stopped this way plays up to its last complete second")
+    return f"{exc.strerror or exc} ({where or 'I/O'})"
