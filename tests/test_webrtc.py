@@ -33,6 +33,7 @@ from realtime.frames import Frame
 from realtime.processor import FrameProcessor
 from realtime.webrtc.auth import is_loopback, resolve_token
 from realtime.webrtc.catalog import StyleCatalog
+from realtime.webrtc.serve import machine_addresses
 from realtime.webrtc.server import CLIENT_MAX_SIZE, StreamServer, ice_configuration
 from training.checkpoint import save_style
 from training.model import StyleNetwork
@@ -49,9 +50,9 @@ def make_tinted_style(folder: Path, name: str, tint: tuple[float, float, float])
     torch.manual_seed(len(name))
     model = StyleNetwork(base_channels=8, dim=16, depth=1, heads=2)
     with torch.no_grad():
-        last = model.decoder[5]  # 12 channels -> PixelShuffle(2): 4 consecutive channels per colour
+        last = model.output[-1]  # the full-size conv: one output channel per colour
         for colour, bias in enumerate(tint):
-            last.bias[4 * colour:4 * colour + 4] += bias
+            last.bias[colour] += bias
     preview = np.zeros((64, 64, 3), np.uint8)
     preview[...] = [255 if t > 0 else 30 for t in tint]
     Image.fromarray(preview).save(folder / f"{name}.jpg")
@@ -302,6 +303,7 @@ def test_bad_signalling_is_refused_and_the_server_keeps_serving(tiny_style: Path
                 json.dumps({"type": "offer", "sdp": no_ice}).encode(): "ICE",
                 json.dumps({"type": "offer", "sdp": "v=0", "role": "admin"}).encode(): "role",
                 "\u00ff\u00fe".encode("latin-1"): "not valid JSON",
+                b"[" * 60_000: "nested too deeply",  # under the size cap, over the JSON parser's recursion limit
             }
             for body, says in cases.items():
                 status, text = await post(body)
@@ -393,6 +395,8 @@ def test_cli_on_a_public_address_prints_a_token_and_requires_it(tiny_style: Path
     try:
         url = _wait_for_url(process)
         token = re.search(r"token=([\w-]+)", url).group(1)
+        host = re.match(r"https?://\[?([^/\]]+?)\]?:\d+/", url).group(1)
+        assert host in machine_addresses() or host == "THIS-MACHINE-ADDRESS", url  # never localhost or 0.0.0.0
 
         async def check() -> None:
             async with aiohttp.ClientSession() as http:

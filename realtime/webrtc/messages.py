@@ -25,12 +25,20 @@ class Offer:
     role: str
 
 
+def _json(text: str | bytes, what: str) -> Any:
+    """json.loads, with every way it can fail on hostile input as a BadRequest: deep nesting
+    (60 KB of '[') exhausts the parser's recursion limit, which is not a JSONDecodeError."""
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise BadRequest(f"{what} is not valid JSON") from None
+    except RecursionError:
+        raise BadRequest(f"{what} is nested too deeply") from None
+
+
 def parse_offer(body: bytes) -> Offer:
     """The JSON body of POST /offer: {"sdp": "...", "type": "offer", "role": "send"|"view"}."""
-    try:
-        data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise BadRequest("the offer is not valid JSON") from None
+    data = _json(body, "the offer")
     if not isinstance(data, dict):
         raise BadRequest("the offer must be a JSON object")
     if data.get("type") != "offer":
@@ -84,10 +92,7 @@ def parse_control(raw: str | bytes) -> dict[str, Any]:
         raise BadRequest("control messages are JSON text, not binary")
     if len(raw) > MAX_CONTROL_BYTES:
         raise BadRequest(f"control message longer than {MAX_CONTROL_BYTES} bytes")
-    try:
-        message = json.loads(raw)
-    except json.JSONDecodeError:
-        raise BadRequest("control message is not valid JSON") from None
+    message = _json(raw, "control message")
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         raise BadRequest("control message must be an object with a 'type'")
     kind = message["type"]
