@@ -58,12 +58,29 @@ def load_font(lang: str, size: int, font_path: str | None = None) -> ImageFont.I
     return ImageFont.truetype(path, size)
 
 
+CJK = re.compile(r"[\u2e80-\uffff]")
+# Chinese lines break only after punctuation or a sentence particle, so a word ("风格") is never split;
+# a phrase too long for a whole line falls back to breaking between characters.
+CJK_BREAK_AFTER = "，。！？、；：的了呢吧啊呀哦吗"
+CJK_PHRASE = re.compile(rf"[^{CJK_BREAK_AFTER}\s]*[{CJK_BREAK_AFTER}]+|[^{CJK_BREAK_AFTER}\s]+|\s+")
+
+
+def _tokens(text: str, font: ImageFont.ImageFont, max_width: float) -> list[str]:
+    """The pieces a line may break between: words (English) or phrases (Chinese)."""
+    if not CJK.search(text):
+        return re.findall(r"\S+\s*|\s+", text)
+    tokens = []
+    for phrase in CJK_PHRASE.findall(text):
+        fits = font.getlength(phrase.strip()) <= max_width
+        tokens += [phrase] if fits else re.findall(r"[\u2e80-\uffff]|[^\s\u2e80-\uffff]+\s*|\s+", phrase)
+    return tokens
+
+
 def wrap_text(text: str, font: ImageFont.ImageFont, max_width: float) -> list[str]:
-    """Greedy wrap to `max_width` px: at spaces for English, between any two characters for CJK."""
-    tokens = re.findall(r"[\u2e80-\uffff]|[^\s\u2e80-\uffff]+\s*|\s+", text)
+    """Greedy wrap to `max_width` px: at spaces for English, after punctuation/particles for Chinese."""
     lines, current = [], ""
-    for token in tokens:
-        if current and font.getlength((current + token).rstrip()) > max_width and token not in NO_LINE_START:
+    for token in _tokens(text, font, max_width):
+        if current and font.getlength((current + token).rstrip()) > max_width and token[0] not in NO_LINE_START:
             lines.append(current.rstrip())
             current = token.lstrip()
         else:

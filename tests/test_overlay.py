@@ -70,6 +70,17 @@ def test_chinese_is_drawn_with_real_glyphs() -> None:
     assert not any(line[0] in "，。！" for line in wrap_text("画面里有两个人，左边一个和右边一个。画面很安静。", font, 60))
 
 
+@pytest.mark.parametrize("width", range(220, 480, 20))  # 11-24 characters: real captions fit ~20
+def test_chinese_never_breaks_inside_a_word(width: int) -> None:
+    """The issue's "mosaic风/格很有味道": lines break after punctuation or particles only."""
+    font = load_font("zh", 20)
+    text = "哇，换了个地方。mosaic风格很有味道。我看到中间有一张脸，笑容好灿烂！"
+    lines = wrap_text(text, font, width)
+    assert "".join(lines) == text and all(font.getlength(line) <= width for line in lines)
+    for line in lines[:-1]:
+        assert line[-1] in "，。！？的了呢吧啊呀哦吗", lines
+
+
 def test_missing_chinese_font_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(overlay_module, "find_font", lambda lang: None)
     with pytest.raises(UserError, match="fonts-wqy-microhei"):
