@@ -90,3 +90,46 @@ def test_burned_in_text_changes_only_the_subtitle_region(recordings: dict[str, P
             shown += 1
     assert shown >= FPS  # visible for at least a second of the 3 s clip
     assert not recordings["plain"].with_suffix(".srt").exists()
+
+
+def slideshow_with_real_footage(path: Path) -> list[float]:
+    """Photos and 3 s of real street footage (vtest, from Debian's opencv-doc) cut together at 10 fps; the cut times."""
+    fps, size = 10, (320, 240)
+    photos = [cv2.resize(skimage.data.astronaut()[64:448], size), cv2.resize(skimage.data.chelsea(), size)]
+    with av.open(str(REPO / "bench/narration_set/vtest_3s.mp4")) as video:
+        street = [f.to_ndarray(format="rgb24") for f in video.decode(video=0)]
+    camera = cv2.resize(np.stack([skimage.data.camera()] * 3, axis=-1)[:384], size)  # 4:3, no squashing
+    scenes = [[photos[0]] * 2 * fps, [photos[1]] * 2 * fps, street, [camera] * 2 * fps]
+    cuts, frames = [], []
+    for scene in scenes:
+        cuts.append(len(frames) / fps)
+        frames += scene
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
+        for i, image in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+            frame.pts = i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return cuts[1:]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_cut_gets_one_fresh_true_line_within_a_second(tmp_path: Path, tiny_style: Path, lang: str) -> None:
+    source = tmp_path / "slideshow.mp4"
+    cuts = slideshow_with_real_footage(source)
+    result = run("--source", str(source), "--style", str(tiny_style), "--output", str(tmp_path / "out.mp4"),
+                 "--caption-lang", lang)
+    assert result.returncode == 0, result.stderr
+    srt = cues(tmp_path / "out.srt")
+    assert srt == cues(tmp_path / "out.vtt")
+    for cut in cuts:
+        fresh = [c for c in srt if 0 <= c[0] - cut < 1.0]
+        assert len(fresh) == 1, (cut, srt)
+        assert not [c for c in srt if c[0] < cut - 1e-3 and c[1] > cut + 1e-3], (cut, srt)  # nothing spans a cut
+    people = r"someone|somebody|person|face|people|folks" if lang == "en" else r"[人脸]"
+    said = {start: text for start, _, text in srt}
+    astronaut, cat, camera = said[0.0], said[cuts[0]], next(t for s, t in said.items() if s >= cuts[2])
+    assert re.search(people, astronaut, re.I) and re.search(people, camera, re.I), srt
+    assert not re.search(people, cat, re.I), srt
