@@ -126,7 +126,7 @@ def run_one(args: argparse.Namespace, processor: FrameProcessor, source: FrameSo
             label: str = "live", recording: RecordingSettings | None = None) -> PipelineStats:
     """Style one opened source into the chosen sinks; prints the summary, also when stopped early.
 
-    A run that wrote no frame is a UserError (its empty subtitle files are removed)."""
+    A run that wrote no frame is a UserError (its subtitle files are removed)."""
     try:
         captioning = start_captioning(args, processor, output, live=source.live)
     except BaseException:
@@ -139,7 +139,7 @@ def run_one(args: argparse.Namespace, processor: FrameProcessor, source: FrameSo
         if captioning is not None:
             captioning.finish()  # after the recording is closed: subtitles beside it, --speak audio mixed in
             if stats is not None and stats.written == 0 and output is not None and output.suffix:
-                _remove_empty(subtitle_files(output))
+                _remove_subtitles(output)
     if stats.written == 0:
         raise UserError(_nothing_written(source, stats))
     return stats
@@ -150,10 +150,10 @@ def _nothing_written(source: FrameSource, stats: PipelineStats) -> str:
     return f"nothing was written: no frame of {source.description} could be read ({what})"
 
 
-def _remove_empty(paths: list[Path]) -> None:
-    for path in paths:
-        if path.is_file() and path.stat().st_size == 0:
-            path.unlink()
+def _remove_subtitles(video: Path) -> None:
+    """Subtitles of a video that was never written hold no caption: they would only mislead."""
+    for path in subtitle_files(video):
+        path.unlink(missing_ok=True)
 
 
 def _run_pipeline(args: argparse.Namespace, processor: FrameProcessor, source: FrameSource, output: Path | None,

@@ -324,6 +324,7 @@ class VideoFileSource(FrameSource):
                 image = fit_to(upright(av_frame.to_ndarray(format="rgb24"), av_frame.rotation), self.size)
                 yield Frame(image, pts, time.monotonic(), index, self.time_base)
                 index += 1
+            self._check_complete()
             if not (self.is_url and self.reconnect and not self.stopping):
                 return
             warn(f"stream {self.location} ended; reconnecting")
@@ -334,6 +335,16 @@ class VideoFileSource(FrameSource):
                     break
                 except UserError:
                     self._stopping.wait(RECONNECT_EVERY_S)
+
+    def _check_complete(self) -> None:
+        """Warn when a file ends well before the duration its header gives (cut off, e.g. a copy that
+        was interrupted): the demuxer just stops, and the run would otherwise look complete."""
+        missing = (self.duration or 0.0) - self.position
+        if self.live or self.stopping or self.stopped_early or missing <= max(1.0, 0.05 * (self.duration or 0)):
+            return
+        self.stopped_early = (f"{self.description} ended at {self.position:.1f} of {self.duration:.1f} s "
+                              "(the file looks cut short); only that much was processed")
+        warn(self.stopped_early)
 
     def close(self) -> None:
         self.container.close()

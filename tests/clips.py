@@ -19,15 +19,21 @@ def pattern(index: int, width: int, height: int) -> np.ndarray:
 
 
 def make_clip(path: Path, frames: int = 18, fps: int = 12, size: tuple[int, int] = (160, 96),
-              audio: bool = True, sample_rate: int = 16000, codec: str = "libx264") -> Path:
-    """Write a clip: `frames` frames of the moving pattern, plus (if audio) a 440 Hz tone as long as the video."""
+              audio: bool = True, sample_rate: int = 16000, codec: str = "libx264", audio_codec: str = "aac",
+              rotation: int = 0) -> Path:
+    """Write a clip: `frames` frames of the moving pattern, plus (if audio) a 440 Hz tone as long as the video.
+
+    The container follows the suffix (.mp4, .ts, .avi, ...); rotation: a display-matrix tag in degrees
+    counter-clockwise, as phones write for portrait video (the pixels stay as they are)."""
     path = Path(path)
     width, height = size
     with av.open(str(path), "w") as out:
         video = out.add_stream(codec, rate=fps)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        if rotation:
+            video.set_display_rotation(rotation)
         if audio:
-            tone = out.add_stream("aac", rate=sample_rate)
+            tone = out.add_stream(audio_codec, rate=sample_rate)
             tone.layout = "mono"
         for i in range(frames):
             frame = av.VideoFrame.from_ndarray(pattern(i, width, height), format="rgb24")
@@ -39,10 +45,31 @@ def make_clip(path: Path, frames: int = 18, fps: int = 12, size: tuple[int, int]
             samples = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
             for start in range(0, len(samples), 1024):
                 chunk = av.AudioFrame.from_ndarray(samples[None, start:start + 1024], format="fltp", layout="mono")
+                chunk = chunk if tone.codec_context.format.name == "fltp" else _resampled(chunk, tone)
                 chunk.sample_rate, chunk.pts = sample_rate, start
                 out.mux(tone.encode(chunk))
             out.mux(tone.encode(None))
     return path
+
+
+def _resampled(chunk: av.AudioFrame, stream) -> av.AudioFrame:
+    """`chunk` in the sample format `stream`'s encoder wants (AC3 takes planar float, others s16...)."""
+    resampler = av.AudioResampler(format=stream.codec_context.format.name, layout="mono", rate=chunk.sample_rate)
+    return resampler.resample(chunk)[0]
+
+
+def blank_media_data(path: Path) -> Path:
+    """Zero every byte of an MP4's media data (the `mdat` box), keeping its index: a file that opens
+    but none of whose packets decode."""
+    data = bytearray(Path(path).read_bytes())
+    offset = 0
+    while offset + 8 <= len(data):
+        size = int.from_bytes(data[offset:offset + 4], "big")
+        if data[offset + 4:offset + 8] == b"mdat":
+            data[offset + 8:offset + size] = bytes(size - 8)
+        offset += max(size, 8)
+    Path(path).write_bytes(bytes(data))
+    return Path(path)
 
 
 @dataclass
