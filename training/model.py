@@ -96,62 +96,68 @@ class TransformerBlock(nn.Module):
 
 
 class SeparableResidual(nn.Module):
-    """Depthwise 3x3 + pointwise conv with a residual: local texture at 1/16 the cost of a full conv."""
+    """Depthwise 3x3 + pointwise conv with a residual: local texture at 1/16 the cost of a full conv.
 
-    def __init__(self, dim: int):
+    Without the norm at 1/2 size, where a per-pixel reduction costs more than the convs themselves.
+    """
+
+    def __init__(self, dim: int, norm: bool = True):
         super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(dim, dim, 3, padding=1, groups=dim),
-            LayerNorm2d(dim),
-            nn.Conv2d(dim, dim, 1),
-            nn.SiLU(),
-        )
+        layers: list[nn.Module] = [nn.Conv2d(dim, dim, 3, padding=1, groups=dim, padding_mode="replicate")]
+        if norm:
+            layers.append(LayerNorm2d(dim))
+        layers += [nn.Conv2d(dim, dim, 1), nn.SiLU()]
+        self.body = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)
 
 
-class StyleNetwork(nn.Module):
-    """Feed-forward stylizer: space-to-depth conv stem (/4), transformer blocks on /8 tokens,
-    pixel-shuffle decoder back to full size.
+def upsample2(x: torch.Tensor) -> torch.Tensor:
+    """x2 bilinear: nearest copies made a fixed 8 px lattice on flat areas; linear blends the cells."""
+    return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
 
-    Nothing runs at full resolution except the final pixel shuffle, which is why a 640x360
-    frame costs well under a gigaflop. Hyper-parameters are constructor arguments so a checkpoint's
-    JSON rebuilds the exact architecture (`StyleNetwork(**meta["architecture"])`).
+
+class StyleNetwork(nn.Module):
+    """Feed-forward stylizer: a U-Net whose bottom is a linear-attention transformer on /8 tokens.
+
+    Encoder: space-to-depth + conv (/2), strided conv (/4), strided conv (/8 tokens). Decoder: back up
+    with bilinear x2 steps, each adding the encoder's map of that size (skip) and refining it with
+    depthwise-separable residual blocks, so strokes, tiles and hatching can be drawn at 1/4 and 1/2 size.
+    The last layer works at full size on the upsampled features *and* the input pixels: edges stay sharp
+    and nothing is produced by a pixel shuffle, so there is no 2 px dot grid. Hyper-parameters are
+    constructor arguments so a checkpoint's JSON rebuilds the exact network (`StyleNetwork(**arch)`).
     """
 
-    def __init__(self, base_channels: int = 24, dim: int = 64, depth: int = 4, heads: int = 4, ffn_mult: int = 2):
+    def __init__(self, base_channels: int = 16, dim: int = 64, depth: int = 2, heads: int = 4, ffn_mult: int = 2,
+                 quarter_blocks: int = 2, half_blocks: int = 2, full_channels: int = 8):
         super().__init__()
         c = base_channels
-        self.architecture = dict(base_channels=base_channels, dim=dim, depth=depth, heads=heads, ffn_mult=ffn_mult)
-        self.stem = nn.Sequential(
-            nn.PixelUnshuffle(2),  # 3 x H x W -> 12 x H/2 x W/2, free
-            ConvLayer(12, c, 3, norm=False),
-            ConvLayer(c, 2 * c, 3, stride=2),  # H/4
-            SeparableResidual(2 * c),
-        )
+        self.architecture = dict(base_channels=base_channels, dim=dim, depth=depth, heads=heads, ffn_mult=ffn_mult,
+                                 quarter_blocks=quarter_blocks, half_blocks=half_blocks, full_channels=full_channels)
+        self.encode_half = nn.Sequential(nn.PixelUnshuffle(2), ConvLayer(12, c, 3, norm=False))  # H/2
+        self.encode_quarter = nn.Sequential(ConvLayer(c, 2 * c, 3, stride=2), SeparableResidual(2 * c))  # H/4
         self.down = ConvLayer(2 * c, dim, 3, stride=2)  # H/8 tokens
         self.blocks = nn.Sequential(*[TransformerBlock(dim, heads, ffn_mult) for _ in range(depth)])
-        self.up = nn.Conv2d(dim, 2 * c, 1)
-        self.decoder = nn.Sequential(
-            SeparableResidual(2 * c),
-            nn.Conv2d(2 * c, 4 * (c // 2), 1),
-            nn.PixelShuffle(2),  # H/2
-            ConvLayer(c // 2, c // 2, 3, norm=False),
-            nn.ReflectionPad2d(1),
-            nn.Conv2d(c // 2, 12, 3),
-            nn.PixelShuffle(2),  # full size, 3 channels
-        )
+        self.to_quarter = nn.Conv2d(dim, 2 * c, 1)
+        self.quarter_decoder = nn.Sequential(*[SeparableResidual(2 * c) for _ in range(quarter_blocks)])
+        self.to_half = nn.Conv2d(2 * c, c, 1)
+        self.half_decoder = nn.Sequential(*[SeparableResidual(c, norm=False) for _ in range(half_blocks)])
+        self.to_full = nn.Sequential(nn.Conv2d(c, full_channels, 1), nn.SiLU())
+        self.output = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(full_channels + 3, 3, 3))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
         pad_h = (PAD_MULTIPLE - h % PAD_MULTIPLE) % PAD_MULTIPLE
         pad_w = (PAD_MULTIPLE - w % PAD_MULTIPLE) % PAD_MULTIPLE
-        x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
-        features = self.stem(x * 2.0 - 1.0)
-        tokens = self.blocks(self.down(features))
-        upsampled = F.interpolate(self.up(tokens), scale_factor=2.0, mode="nearest")
-        y = torch.sigmoid(self.decoder(features + upsampled))
+        x = F.pad(x * 2.0 - 1.0, (0, pad_w, 0, pad_h), mode="replicate")
+        half = self.encode_half(x)
+        quarter = self.encode_quarter(half)
+        tokens = self.blocks(self.down(quarter))
+        quarter = self.quarter_decoder(quarter + upsample2(self.to_quarter(tokens)))
+        half = self.half_decoder(half + upsample2(self.to_half(quarter)))
+        full = upsample2(self.to_full(half))
+        y = torch.sigmoid(self.output(torch.cat([full, x], dim=1)))
         return y[..., :h, :w]
 
 

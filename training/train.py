@@ -1,11 +1,13 @@
 """Train one style: the loop behind `stream.py train`.
 
 One step (all images Bx3xSxS in [0, 1]):
-1. Crop a content batch a few pixels larger than S; the clean input is its top-left SxS, the "next frame"
-   is the same picture shifted by (dy, dx), noised and brightness-jittered. Both go through the generator
-   in ONE forward (DDP wants one forward per backward).
-2. Generator loss = content + style (Gram) + TV + temporal (next-frame output == shifted clean output)
-   + adversarial (multi-scale PatchGAN; from `gan_start` on).
+1. Crop a content batch; the "next frame" is the same picture moved by a smooth random flow, noised and
+   brightness-jittered (CameraMotion). Both go through the generator in ONE forward (DDP wants one
+   forward per backward).
+2. Generator loss = content + style (Gram) + colour (sliced Wasserstein to the style's palette) + TV
+   + temporal (next-frame output == moved clean output) + adversarial (multi-scale PatchGAN, from
+   `gan_start` on). Output and input are shifted by the same random 0-15 px before the loss network,
+   so the network cannot satisfy its fixed stride-8 grid with a fixed 2-8 px pattern.
 3. Discriminator step: style-image crops are real, generator outputs are fake (hinge or LSGAN).
 
 Resume state (`runs/NAME/state.pt`: weights, optimisers, step) is written every `save_every` steps and on
@@ -34,12 +36,13 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from common.errors import UserError
+from common.threads import set_torch_threads
 from styles import STYLES_DIR
 from training import losses
 from training.checkpoint import save_style
 from training.data import RandomCrops, load_images, skimage_photo_paths, read_image, to_image, to_tensor
 from training.features import build_feature_network
-from training.losses import LossWeights, Perturbation
+from training.losses import CameraMotion, LossWeights
 from training.model import PatchDiscriminator, StyleNetwork
 
 log = logging.getLogger(__name__)
@@ -63,11 +66,14 @@ class TrainConfig:
     lr: float = 1e-3
     lr_discriminator: float = 2e-4
     gan: str = "hinge"  # or "lsgan"
-    gan_start: float = 0.2  # fraction of the steps before the adversarial term switches on
-    max_shift: int = 4  # px, temporal-loss shift
+    gan_start: float = 0.5  # fraction of the steps before the adversarial term switches on
+    max_shift: int = 10  # px, largest global camera shift of the synthetic next frame
+    loss_shift: int = 15  # px, largest random offset of output and input before the loss network
     weights: LossWeights = field(default_factory=LossWeights)
     architecture: dict[str, Any] = field(default_factory=dict)  # StyleNetwork kwargs; {} = defaults
+    features: str = "mobilenet"  # loss network: mobilenet (pretrained), vgg19 (local file), random
     vgg_weights: str | None = None
+    threads: int = 0  # torch CPU threads; 0 = the idle cores (see common.threads)
     out: str = str(STYLES_DIR)
     work_dir: str | None = None  # default runs/NAME
     save_every: int = 200
@@ -142,7 +148,7 @@ class StyleTrainer:
             ids = [device.index] if device.type == "cuda" else None
             self.generator = DistributedDataParallel(self.generator, device_ids=ids)
             self.discriminator = DistributedDataParallel(self.discriminator, device_ids=ids)
-        self.features = build_feature_network(config.vgg_weights).to(device)
+        self.features = build_feature_network(config.features, config.vgg_weights).to(device)
         self.g_optimizer = torch.optim.Adam(self.generator.parameters(), lr=config.lr)
         self.d_optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_discriminator,
                                             betas=(0.5, 0.999))
@@ -151,6 +157,7 @@ class StyleTrainer:
         style_size = config.style_size or int(config.size * 1.5)
         scaled = [_scale_short_side(image, style_size) for image in style_images]
         self.target_grams = self._style_grams(scaled)
+        self.palette = _palette(scaled).to(device)
         self.style_crops = RandomCrops(scaled, config.size, seed=config.seed + 1000 + distributed.rank,
                                        min_fraction=0.8 * config.size / style_size)
         self.step_index = 0
@@ -166,24 +173,26 @@ class StyleTrainer:
         return torch.autocast("cuda", dtype=torch.float16) if self.amp else contextlib.nullcontext()
 
     def step(self, content: torch.Tensor) -> dict[str, float]:
-        """One generator + discriminator update. `content`: Bx3x(S+max_shift)x(S+max_shift) in [0, 1]."""
-        c, size, w = self.config, self.config.size, self.config.weights
-        perturbation = Perturbation.random(c.max_shift)
-        clean = content[..., :size, :size]
-        moved = perturbation.next_frame(content, size)
+        """One generator + discriminator update. `content`: Bx3xSxS in [0, 1]."""
+        c, w = self.config, self.config.weights
+        clean = content
+        motion = CameraMotion.random(clean.shape[0], clean.shape[-1], max_shift=c.max_shift, device=clean.device)
+        moved = motion.next_frame(clean)
         use_gan = self.step_index >= int(c.gan_start * c.steps) and w.adversarial > 0
+        dy, dx = (random.randint(0, c.loss_shift) for _ in range(2))
 
         with self._autocast():
             both = self.generator(torch.cat([clean, moved]))
             output, moved_output = both.chunk(2)
-            out_features = self.features(output)
+            out_features = self.features(output[..., dy:, dx:])
             with torch.no_grad():
-                in_features = self.features(clean)
+                in_features = self.features(clean[..., dy:, dx:])
             terms = {
                 "content": losses.content_loss(out_features["content"], in_features["content"]),
                 "style": losses.style_loss(out_features["style"], self.target_grams),
+                "colour": losses.colour_loss(output, self.palette),
                 "tv": losses.total_variation(output.float()),
-                "temporal": losses.temporal_loss(moved_output, output, perturbation),
+                "temporal": losses.temporal_loss(moved_output, output, motion),
             }
             if use_gan:
                 discriminator = _unwrap(self.discriminator)
@@ -235,6 +244,13 @@ class StyleTrainer:
         self.step_index = int(state["step"])
 
 
+def _palette(images: list[np.ndarray], count: int = 65536, seed: int = 0) -> torch.Tensor:
+    """Nx3 float colours in [0, 1] sampled from the style image(s): the target of the colour loss."""
+    pixels = np.concatenate([image.reshape(-1, 3) for image in images])
+    chosen = np.random.default_rng(seed).choice(len(pixels), size=min(count, len(pixels)), replace=False)
+    return torch.from_numpy(pixels[chosen].astype(np.float32) / 255.0)
+
+
 def _scale_short_side(image: np.ndarray, short_side: int) -> np.ndarray:
     h, w = image.shape[:2]
     scale = short_side / min(h, w)
@@ -270,7 +286,7 @@ def read_state(run_dir: Path) -> dict[str, Any]:
 # --- the loop ---------------------------------------------------------------------------------------
 
 def _content_crops(config: TrainConfig, rank: int) -> RandomCrops:
-    return RandomCrops(load_images(config.content), config.size + config.max_shift, seed=config.seed + rank)
+    return RandomCrops(load_images(config.content), config.size, seed=config.seed + rank)
 
 
 def _seed_everything(seed: int) -> None:
@@ -292,6 +308,8 @@ def train(config: TrainConfig, resume: bool = False, overwrite: bool = False) ->
     KeyboardInterrupt saves the state first, then propagates.
     """
     device = torch.device(config.device)
+    if device.type == "cpu":
+        set_torch_threads(config.threads)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UserError("--device cuda: no CUDA GPU is available here (use --device cpu)")
     if device.type == "cuda" and "LOCAL_RANK" in os.environ:
