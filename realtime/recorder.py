@@ -226,6 +226,11 @@ class FileSink(Sink):
         if self._container is None:
             self._guarded(self._open, image.shape[1], image.shape[0])
         ticks = max(round(frame.pts / self.time_base), self._last_ticks + 1)
+        if self.frames_written == 0 and self.muxer in ("mp4", "mov"):
+            # Fragmented MP4 has no edit list to start the video late: FFmpeg moves a first frame at
+            # 0.04 s to 0 and miscounts its duration, which shifts every later frame. Showing the
+            # first frame from 0 instead keeps all the others, and the audio, exactly in place.
+            ticks = 0
         av_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
         av_frame.pts, av_frame.time_base = ticks, self.time_base
         self._guarded(self._encode, av_frame)

@@ -213,6 +213,27 @@ def _ffmpeg_reason(exc: Exception) -> str:
     return getattr(exc, "strerror", None) or str(exc)
 
 
+class BestEffortTimestamps:
+    """FFmpeg's guess_correct_pts: a frame's time from its pts, or its dts when the pts are the ones
+    that run backwards. AVI files with packed B-frames (DivX/Xvid) carry decode-order numbers as pts
+    (1, 2, 3, 5, 4, ...); trusting them would reorder time and stretch the recording."""
+
+    def __init__(self) -> None:
+        self.faulty_pts = self.faulty_dts = 0
+        self.last_pts = self.last_dts = None
+
+    def __call__(self, pts: int | None, dts: int | None) -> int | None:
+        if dts is not None:
+            self.faulty_dts += self.last_dts is not None and dts <= self.last_dts
+            self.last_dts = dts
+        if pts is not None:
+            self.faulty_pts += self.last_pts is not None and pts <= self.last_pts
+            self.last_pts = pts
+        if pts is not None and (self.faulty_pts <= self.faulty_dts or dts is None):
+            return pts
+        return dts
+
+
 class VideoFileSource(FrameSource):
     """A video file or network URL decoded with PyAV, keeping the file's own timestamps.
 
@@ -312,12 +333,14 @@ class VideoFileSource(FrameSource):
 
     def frames(self) -> Iterator[Frame]:
         index, started = 0, time.monotonic()
+        timestamps = BestEffortTimestamps()
         while True:
             for av_frame in self._decoded():
-                if av_frame.pts is None:
+                ticks = timestamps(av_frame.pts, av_frame.dts)
+                if ticks is None:
                     pts = index / self.fps
                 else:
-                    pts = float(av_frame.pts * self.time_base) - self.start_time
+                    pts = float(ticks * self.time_base) - self.start_time
                 if self.realtime:
                     self._sleep_until(started + pts)
                 self.position = pts

@@ -98,6 +98,15 @@ def decode(path: Path) -> Decoded:
     audio_seconds = None
     with av.open(str(path)) as container:
         if container.streams.audio:
-            rate = container.streams.audio[0].sample_rate
-            audio_seconds = sum(f.samples for f in container.decode(audio=0)) / rate
+            stream = container.streams.audio[0]
+            audio_seconds = sum(f.samples for f in _decoded_audio(container, stream)) / stream.sample_rate
     return Decoded(frames, pts, duration, audio_seconds)
+
+
+def _decoded_audio(container, stream):
+    """Every audio frame that decodes (real recordings have the odd damaged packet)."""
+    for packet in container.demux(stream):
+        try:
+            yield from packet.decode()
+        except av.error.InvalidDataError:
+            continue
