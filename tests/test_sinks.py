@@ -15,7 +15,7 @@ from clips import decode, make_clip, pattern
 
 from common.errors import UserError
 from export.backends import create_stylizer
-from realtime.controls import LiveControls
+from realtime.controls import LiveControls, hotkey_help
 from realtime.frames import Frame
 from realtime.processor import FrameProcessor
 from realtime.recorder import FileSink, check_output_path
@@ -201,6 +201,9 @@ def test_hotkeys_switch_styles_strength_and_toggles_between_frames(tmp_path, tin
     controls.handle_key(ord("+"))
     controls.handle_key(ord("+"))
     assert processor.strength == 1.0  # clamped
+    for key in (65505, 65507, 65362, 65364, 0x10000 | ord("a")):  # Shift, Ctrl, up, down: no strength change
+        assert controls.handle_key(key) is None and processor.strength == 1.0
+    assert "[space] style on/off" in hotkey_help() and "[t]" not in hotkey_help()  # as the README says
     assert controls.handle_key(ord(" ")) == "style off"
     assert np.array_equal(processor.process(frame).image, frame.image)
     assert "no-captions" in controls.handle_key(ord("c"))
