@@ -128,11 +128,16 @@ class AudioTrack:
             if offset < 0:
                 continue
             frame.pts, frame.time_base = round(offset * frame.sample_rate), Fraction(1, frame.sample_rate)
-            self.container.mux(self.out.encode(frame))
+            self._mux_encoded(self.out.encode(frame))
+
+    def _mux_encoded(self, packets: list[av.Packet]) -> None:
+        """The encoder's first packet starts before 0 (its priming samples). A negative time makes the
+        muxer shift *every* stream later, video included; dropping that one packet keeps both in place."""
+        self.container.mux([p for p in packets if p.pts is None or p.pts >= 0])
 
     def _flush(self) -> None:
         if self.mode == "encode":
-            self.container.mux(self.out.encode(None))
+            self._mux_encoded(self.out.encode(None))
 
     def close(self) -> None:
         self.input.close()

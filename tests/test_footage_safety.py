@@ -86,6 +86,7 @@ def test_batch_names_that_collide_each_get_their_own_output(tmp_path, tiny_style
     for name, frames in (("clip.avi.mp4", 5), ("clip.ts.mp4", 15)):
         out = decode(tmp_path / "out" / name)
         assert len(out.frames) == frames and out.audio_seconds == pytest.approx(frames / 12, abs=0.1), name
+        assert np.allclose(out.pts, np.arange(frames) / 12, atol=1e-3), (name, out.pts)  # no frame shifted
 
 
 def test_existing_outputs_and_subtitles_are_kept_unless_overwrite(tmp_path, tiny_style):
