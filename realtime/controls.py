@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from common.errors import UserError
-from realtime.processor import FrameProcessor
+
+if TYPE_CHECKING:  # the processor pulls in torch: not needed to parse keys
+    from realtime.processor import FrameProcessor
 
 STRENGTH_STEP = 0.1
 HOTKEYS = (

@@ -18,14 +18,16 @@ import collections
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
 
 from realtime.frames import Frame
-from realtime.processor import FrameProcessor
 from realtime.sinks import Sink
 from realtime.sources import FrameSource
+
+if TYPE_CHECKING:  # the processor pulls in torch: `run` checks its options before loading it
+    from realtime.processor import FrameProcessor
 
 END = object()  # end-of-stream marker that travels down the queues
 POLL_S = 0.05  # how often idle loops look at the stop flag / let the preview window handle keys

@@ -14,7 +14,7 @@ import argparse
 import math
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from tqdm import tqdm
 
@@ -23,10 +23,12 @@ from common.errors import UserError
 from common.lifetime import children_die_with_me, sigterm_as_interrupt
 from realtime.outputs import batch_targets, check_writes
 from realtime.pipeline import Pipeline, PipelineStats
-from realtime.processor import FrameProcessor
 from realtime.recorder import CONTAINERS, FileSink, RecordingSettings, check_output_path, check_recording, partial_path
 from realtime.sinks import ImageFolderSink, PreviewSink, Sink, VirtualCameraSink, display_available
 from realtime.sources import FrameSource, ImageFolderSource, image_files, open_source, parse_size, video_files
+
+if TYPE_CHECKING:  # torch loads with the model, after every check that can fail fast
+    from realtime.processor import FrameProcessor
 
 PROGRESS_EVERY_S = 0.5
 
@@ -57,6 +59,7 @@ def wants_preview(args: argparse.Namespace) -> bool:
 def build_processor(args: argparse.Namespace) -> FrameProcessor:
     """The stylizer (through the one backend chooser) and the FrameProcessor around it."""
     from export.backends import create_stylizer
+    from realtime.processor import FrameProcessor
 
     if not (math.isfinite(args.strength) and 0.0 <= args.strength <= 1.0):
         raise UserError(f"--strength must be between 0 and 1 (got {args.strength})")

@@ -12,6 +12,7 @@ from pathlib import Path
 from aiohttp import web
 
 from common.errors import UserError
+from common.lifetime import children_die_with_me
 from realtime.run import build_processor, start_captioning
 from realtime.webrtc.auth import is_loopback, resolve_token
 from realtime.webrtc.catalog import StyleCatalog
@@ -72,6 +73,7 @@ def serve_command(args: argparse.Namespace) -> int:
     if args.styles_dir is not None and not Path(args.styles_dir).is_dir():
         raise UserError(f"--styles-dir {args.styles_dir} is not a folder")
     token = resolve_token(args.host, args.token)
+    children_die_with_me()  # the captioner's helper process ends with the server, even after kill -9
     processor = build_processor(args)
     captioning = start_captioning(args, processor, None)
     server = StreamServer(processor, StyleCatalog(processor.stylizer.info, args.styles_dir), token, captioning)
