@@ -143,7 +143,7 @@ def run_one(args: argparse.Namespace, processor: FrameProcessor, source: FrameSo
             captioning.finish()  # after the recording is closed: subtitles beside it, --speak audio mixed in
             if stats is not None and stats.written == 0 and output is not None and output.suffix:
                 _remove_subtitles(output)
-    if stats.written == 0:
+    if stats.written == 0 and (output is not None or stats.captured == 0):  # (not: quit before the first frame)
         raise UserError(_nothing_written(source, stats))
     return stats
 
