@@ -43,8 +43,12 @@ def check_values(args: argparse.Namespace) -> None:
     positive("max-frames", args.max_frames, integer=True)
     positive("duration", args.duration)
     positive("caption-every", getattr(args, "caption_every", None))
-    if not (math.isfinite(args.strength) and 0.0 <= args.strength <= 1.0):
-        raise UserError(f"--strength must be between 0 and 1 (got {args.strength})")
+    check_strength(args.strength)
+
+
+def check_strength(strength: float) -> None:
+    if not (math.isfinite(strength) and 0.0 <= strength <= 1.0):
+        raise UserError(f"--strength must be between 0 and 1 (got {strength})")
 
 
 def wants_preview(args: argparse.Namespace) -> bool:
@@ -61,8 +65,7 @@ def build_processor(args: argparse.Namespace) -> FrameProcessor:
     from export.backends import create_stylizer
     from realtime.processor import FrameProcessor
 
-    if not (math.isfinite(args.strength) and 0.0 <= args.strength <= 1.0):
-        raise UserError(f"--strength must be between 0 and 1 (got {args.strength})")
+    check_strength(args.strength)
     stylizer = create_stylizer(args.style, args.backend)
     _say(f"style '{stylizer.info.name}' on {stylizer.name}")
     return FrameProcessor(stylizer, strength=args.strength)
