@@ -386,6 +386,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from common.lifetime import leave_now_if_stuck
+
+    code = _main(argv)
+    if argv is None:  # the program itself (not a test calling main): about to exit anyway
+        leave_now_if_stuck(code)  # a model call still running must not turn a saved run into an abort
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):

@@ -86,3 +86,23 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+_stuck: list[threading.Thread] = []
+
+
+def note_stuck(thread: threading.Thread) -> None:
+    """Record a worker thread that did not finish when asked (e.g. still inside one slow model call)."""
+    _stuck.append(thread)
+
+
+def leave_now_if_stuck(code: int) -> None:
+    """End the process at once with `code` when a recorded worker thread still runs.
+
+    A thread left inside ONNX Runtime or torch while Python shuts down makes the C++ runtime abort
+    ("terminate called without an active exception", exit 134) after the work was already saved;
+    ending without the interpreter's shutdown keeps the exit code honest. Output is flushed first."""
+    if any(thread.is_alive() for thread in _stuck):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)

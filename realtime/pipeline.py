@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
 
+from common.lifetime import note_stuck
 from realtime.frames import Frame
 from realtime.sinks import Sink
 from realtime.sources import FrameSource
@@ -229,6 +230,8 @@ class Pipeline:
             self.stop()
             for worker in workers:
                 worker.join(timeout=10.0)
+                if worker.is_alive():
+                    note_stuck(worker)  # see common.lifetime.leave_now_if_stuck
             self._close_all()
         if self.errors:
             raise self.errors[0]
