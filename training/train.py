@@ -23,6 +23,7 @@ import os
 import random
 import signal
 import threading
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,7 @@ class StyleTrainer:
         self.style_crops = RandomCrops(scaled, config.size, seed=config.seed + 1000 + distributed.rank,
                                        min_fraction=0.8 * config.size / style_size)
         self.step_index = 0
+        self.seconds = 0.0  # wall time spent in training steps, over all resumes
 
     @torch.no_grad()
     def _style_grams(self, images: list[np.ndarray]) -> list[torch.Tensor]:
@@ -229,6 +231,7 @@ class StyleTrainer:
     def state(self) -> dict[str, Any]:
         return {
             "step": self.step_index,
+            "seconds": self.seconds,
             "config": self.config.to_dict(),
             "generator": _unwrap(self.generator).state_dict(),
             "discriminator": _unwrap(self.discriminator).state_dict(),
@@ -242,6 +245,7 @@ class StyleTrainer:
         self.g_optimizer.load_state_dict(state["g_optimizer"])
         self.d_optimizer.load_state_dict(state["d_optimizer"])
         self.step_index = int(state["step"])
+        self.seconds = float(state.get("seconds", 0.0))
 
 
 def _palette(images: list[np.ndarray], count: int = 65536, seed: int = 0) -> torch.Tensor:
@@ -376,8 +380,10 @@ def _steps(trainer: StyleTrainer, content: RandomCrops, run_dir: Path, distribut
                disable=not (config.progress and distributed.main), dynamic_ncols=True)
     try:
         while trainer.step_index < config.steps:
+            started = time.perf_counter()
             batch = content.batch(config.batch).to(trainer.device, non_blocking=True)
             values = trainer.step(batch)
+            trainer.seconds += time.perf_counter() - started
             step = trainer.step_index
             bar.update(1)
             if step % config.log_every == 0 or step == config.steps:
@@ -450,6 +456,8 @@ def write_style(trainer: StyleTrainer, config: TrainConfig) -> Path:
     cv2.imwrite(str(out_dir / preview), cv2.cvtColor(stylized, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
     training_info = {k: v for k, v in config.to_dict().items() if k not in {"progress", "out", "work_dir"}}
     training_info["steps_done"] = trainer.step_index
+    training_info["minutes"] = round(trainer.seconds / 60.0, 1)
+    training_info["threads"] = torch.get_num_threads() if trainer.device.type == "cpu" else None
     training_info["feature_network"] = getattr(trainer.features, "kind", "unknown")
     return save_style(generator, _final_style_path(config), name=config.name, description=config.description,
                       training=training_info, preview=preview)
