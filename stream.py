@@ -70,7 +70,12 @@ def add_style_options(p: argparse.ArgumentParser, engine: bool = True) -> None:
         p.add_argument("--strength", type=float, default=1.0, help="blend with the original, 0..1 (default 1)")
         p.add_argument("--backend", default="auto",
                        help="inference backend: auto (the fastest available here), tensorrt, pytorch-cuda, "
-                            "onnx-cpu, pytorch-cpu")
+                            "onnx-coreml, onnx-directml, onnx-cpu, pytorch-cpu")
+        p.add_argument("--render-scale", default="auto", metavar="auto|S",
+                       help="style at S x the frame size (0 < S <= 1) and enlarge with edge-aware upsampling; "
+                            "auto (default) picks the largest scale that holds --target-fps (1 = full size)")
+        p.add_argument("--target-fps", type=float, default=None, metavar="FPS",
+                       help="frame rate --render-scale auto holds (default 12)")
 
 
 # --- styles -----------------------------------------------------------------------------------
@@ -133,6 +138,7 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
                         "random = fixed random filters (no download, weaker)")
     p.add_argument("--vgg-weights", metavar="PATH", help="pretrained VGG19 state dict (torchvision layout) for the "
                    "losses (implies --features vgg19)")
+    p.add_argument("--init", metavar="STYLE", help="start from this style's network (fine-tune) instead of random")
     p.add_argument("--architecture", metavar="K=V,...", type=_architecture,
                    help="StyleNetwork sizes, e.g. base_channels=24,depth=4 (default: the shipped network's)")
     p.add_argument("--threads", type=int, default=0, metavar="N",
@@ -179,7 +185,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = TrainConfig(style=args.style, name=args.name, content=args.content, steps=args.steps, size=args.size,
                          style_size=args.style_size, batch=args.batch, device=args.device, gan=args.gan,
                          weights=weights, features=args.features, vgg_weights=args.vgg_weights,
-                         threads=args.threads, architecture=args.architecture or {}, work_dir=args.work_dir,
+                         threads=args.threads, architecture=args.architecture or {}, init=args.init, work_dir=args.work_dir,
                          save_every=args.save_every, description=args.description)
     if args.out:
         config.out = args.out

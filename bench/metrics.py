@@ -6,6 +6,7 @@ network (or the same statistics) would grade our own homework. So these are clas
 - texture: chi-square distance between multi-scale LBP histograms (Ojala et al. 2002) and L1 distance
   between Gabor energy distributions (4 orientations x 3 wavelengths), output vs style image;
 - content kept: correlation of blurred gradient magnitudes, input vs output (1 = same structure);
+- grid: spectral peaks at the network's 8/4/2 px periods on a flat patch of sky (a dot grid or lattice);
 - temporal: warping error (Lai et al., ECCV 2018) with OpenCV's DIS flow of the *input* clip and a
   forward-backward occlusion mask; reported as a ratio to the input clip's own warping error.
 All images are HxWx3 uint8 RGB.
@@ -126,3 +127,23 @@ def warping_error(frames: list[np.ndarray], flows: list[tuple[np.ndarray, np.nda
         diff = ((current.astype(np.float32) / 255.0 - warped) ** 2).mean(axis=-1)
         errors.append(float((diff * mask).sum() / max(1.0, mask.sum())))
     return float(np.mean(errors))
+
+
+def grid_peak_ratio(patch: np.ndarray, periods: tuple[int, ...] = (8, 4, 2)) -> float:
+    """How sharply a flat patch's spectrum peaks at exactly the network's 8/4/2 px periods along x or y:
+    power in that frequency bin over the mean of the bins 2-3 steps either side (same axis). A fixed
+    lattice or dot grid is a narrow spike (tens and more); texture without a period, however strong,
+    spreads over neighbouring bins and scores about 1. Patch: HxWx3 uint8."""
+    gray = _gray(patch).astype(np.float32)
+    gray -= gray.mean()
+    h, w = gray.shape
+    window = np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
+    power = np.abs(np.fft.fft2(gray * window)) ** 2
+    along_x, along_y = power.mean(axis=0), power.mean(axis=1)
+    ratios = []
+    for profile, n in ((along_x, w), (along_y, h)):
+        for period in periods:
+            f = round(n / period)
+            neighbours = [profile[(f + d) % n] for d in (-3, -2, 2, 3)]
+            ratios.append(profile[f % n] / (np.mean(neighbours) + 1e-12))
+    return float(max(ratios))

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Make docs/styles.png: columns = original + each shipped style; first row = the style images; then real
-photos (scikit-image's bundled ones); last row = a flat patch of sky from the rocket photo at 3x zoom
-(nearest), where a dot grid, a lattice or border bands would show.
+photos (scikit-image's bundled ones); last row = the clear sky of the rocket photo, cut from each styled
+whole photo, at 3x zoom (nearest), where a dot grid or a lattice would show.
 
 Usage: python scripts/contact_sheet.py [--out docs/styles.png] [--height 200]
 """
@@ -46,13 +46,18 @@ def style_thumbnail(info, height: int) -> np.ndarray:
     return cv2.resize(image[y:y + side, x:x + side], (height, height), interpolation=cv2.INTER_AREA)
 
 
-def flat_patch(height: int) -> np.ndarray:
-    """A patch of clear evening sky (upper left of scikit-image's rocket photo), height/3 px square."""
+def sky_rows(height: int, styles) -> list[np.ndarray]:
+    """The rocket photo's clear sky, cut from the photo and from each style's output of the WHOLE photo
+    (as a user sees it: no extra borders), shown at 3x with nearest-neighbour zoom."""
+    from bench.quality import sky_patch
+
     rocket = next((read_image(p) for p in skimage_photo_paths() if p.name == "rocket.jpg"), None)
-    side = max(16, height // 3 // 8 * 8)
     if rocket is None:
-        return np.full((side, side, 3), (40, 60, 110), np.uint8)
-    return np.ascontiguousarray(rocket[20:20 + side, 140:140 + side])
+        return []
+    rocket = cv2.resize(rocket, (round(rocket.shape[1] * 384 / rocket.shape[0]), 384), interpolation=cv2.INTER_AREA)
+    cells = [label(zoom(sky_patch(rocket), height), "sky, 3x")]
+    cells += [label(zoom(sky_patch(stylize_image(model, rocket)), height), info.name) for model, info in styles]
+    return cells
 
 
 def zoom(image: np.ndarray, height: int) -> np.ndarray:
@@ -79,9 +84,9 @@ def main() -> None:
         cells = [label(photo, "original")]
         cells += [label(stylize_image(model, photo), info.name) for model, info in styles]
         rows.append(cells)
-    sky = flat_patch(args.height)
-    rows.append([label(zoom(sky, args.height), "sky, 3x")]
-                + [label(zoom(stylize_image(model, sky), args.height), info.name) for model, info in styles])
+    sky = sky_rows(args.height, styles)
+    if sky:
+        rows.append(sky)
     width = max(photo.shape[1] for photo in photos)
     padded = [[cv2.copyMakeBorder(c, 2, 2, 2, 2 + width - c.shape[1], cv2.BORDER_CONSTANT, value=(255, 255, 255))
                for c in row] for row in rows]

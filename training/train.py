@@ -72,6 +72,7 @@ class TrainConfig:
     loss_shift: int = 15  # px, largest random offset of output and input before the loss network
     weights: LossWeights = field(default_factory=LossWeights)
     architecture: dict[str, Any] = field(default_factory=dict)  # StyleNetwork kwargs; {} = defaults
+    init: str | None = None  # a style (name or .safetensors) whose weights the generator starts from
     features: str = "mobilenet"  # loss network: mobilenet (pretrained), vgg19 (local file), random
     vgg_weights: str | None = None
     threads: int = 0  # torch CPU threads; 0 = the idle cores (see common.threads)
@@ -143,7 +144,7 @@ class StyleTrainer:
         self.config = config
         self.device = device
         self.amp = device.type == "cuda"  # FP16 autocast + loss scaling; CPU stays FP32
-        self.generator: nn.Module = StyleNetwork(**config.architecture).to(device)
+        self.generator: nn.Module = _initial_generator(config).to(device)
         self.discriminator: nn.Module = PatchDiscriminator().to(device)
         if distributed.world > 1:
             ids = [device.index] if device.type == "cuda" else None
@@ -246,6 +247,17 @@ class StyleTrainer:
         self.d_optimizer.load_state_dict(state["d_optimizer"])
         self.step_index = int(state["step"])
         self.seconds = float(state.get("seconds", 0.0))
+
+
+def _initial_generator(config: TrainConfig) -> StyleNetwork:
+    """A fresh StyleNetwork, or (--init) a copy of an existing style's network to fine-tune."""
+    if not config.init:
+        return StyleNetwork(**config.architecture)
+    from training.checkpoint import load_style
+
+    model, info = load_style(config.init)
+    config.architecture = dict(info.architecture)
+    return model.train()
 
 
 def _palette(images: list[np.ndarray], count: int = 65536, seed: int = 0) -> torch.Tensor:
