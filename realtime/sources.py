@@ -215,14 +215,18 @@ def _ffmpeg_reason(exc: Exception) -> str:
 
 class BestEffortTimestamps:
     """FFmpeg's guess_correct_pts: a frame's time from its pts, or its dts when the pts are the ones
-    that run backwards. AVI files with packed B-frames (DivX/Xvid) carry decode-order numbers as pts
-    (1, 2, 3, 5, 4, ...); trusting them would reorder time and stretch the recording."""
+    that run backwards. AVI has no presentation times at all: its packets are numbered in decode
+    order, so DivX/Xvid files with B-frames carry 1, 2, 3, 5, 4, ... as pts, while the dts that comes
+    out with each decoded frame is its place in display order (`prefer_dts`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, prefer_dts: bool = False) -> None:
+        self.prefer_dts = prefer_dts
         self.faulty_pts = self.faulty_dts = 0
         self.last_pts = self.last_dts = None
 
     def __call__(self, pts: int | None, dts: int | None) -> int | None:
+        if self.prefer_dts and dts is not None:
+            return dts
         if dts is not None:
             self.faulty_dts += self.last_dts is not None and dts <= self.last_dts
             self.last_dts = dts
@@ -333,7 +337,7 @@ class VideoFileSource(FrameSource):
 
     def frames(self) -> Iterator[Frame]:
         index, started = 0, time.monotonic()
-        timestamps = BestEffortTimestamps()
+        timestamps = BestEffortTimestamps(prefer_dts=self.container.format.name == "avi")
         while True:
             for av_frame in self._decoded():
                 ticks = timestamps(av_frame.pts, av_frame.dts)
