@@ -1,16 +1,22 @@
-"""The one place that decides how many CPU threads a compute engine may use.
+"""The one place that decides how many CPU threads each compute engine may use, and how they wait.
 
 Why it matters: torch and onnxruntime split each op over N threads that meet at a barrier. When another
 busy process holds one of the cores, every barrier waits for the descheduled thread, and a 2-thread job
 runs 10-50x slower than a 1-thread one (measured: 4.8 s vs 0.1 s per training step). So a job takes the
 cores that are idle now, not the cores that exist.
+
+Every engine asks here: torch (`set_torch_threads`), ONNX Runtime (`configure_onnxruntime`), OpenCV in the
+frame loop (`set_opencv_threads`) and helper processes such as the captioner (`make_background_process`).
 """
 from __future__ import annotations
 
 import logging
 import os
+import time
 
 log = logging.getLogger(__name__)
+
+BUSY_SAMPLE_S = 0.2  # how long `busy_cores_now` watches /proc/stat
 
 
 def cpu_count() -> int:
@@ -21,13 +27,44 @@ def cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def idle_cores() -> int:
-    """Cores not busy with other work, from the 1-minute load average; at least 1."""
+def _cpu_ticks() -> tuple[int, int] | None:
+    """(busy, total) jiffies of all cores from /proc/stat (Linux), None elsewhere."""
     try:
-        load = os.getloadavg()[0]
+        with open("/proc/stat", encoding="ascii") as handle:
+            fields = [int(v) for v in handle.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def busy_cores_now(window_s: float = BUSY_SAMPLE_S) -> float | None:
+    """Cores other processes keep busy right now (sampled over `window_s`), None where unknown.
+
+    The load average lags a new neighbour by up to a minute; this sees it at once.
+    """
+    first, own_first, started = _cpu_ticks(), time.process_time(), time.monotonic()
+    if first is None:
+        return None
+    time.sleep(window_s)
+    second, own, elapsed = _cpu_ticks(), time.process_time() - own_first, time.monotonic() - started
+    if second is None or second[1] <= first[1]:
+        return None
+    everyone = (os.cpu_count() or 1) * (second[0] - first[0]) / (second[1] - first[1])
+    return max(0.0, everyone - own / max(elapsed, 1e-6))  # our own threads are not a neighbour
+
+
+def idle_cores() -> int:
+    """Cores not busy with other work: the 1-minute load average or a short sample, whichever sees more
+    load (a neighbour that just started, or one that just paused); at least 1."""
+    try:
+        busy = os.getloadavg()[0]
     except OSError:
-        return cpu_count()
-    return max(1, min(cpu_count(), int(cpu_count() - load + 0.5)))
+        busy = 0.0
+    now = busy_cores_now()
+    if now is not None:
+        busy = max(busy, now)
+    return max(1, min(cpu_count(), int(cpu_count() - busy + 0.5)))
 
 
 def decide_threads(requested: int = 0) -> int:
@@ -48,3 +85,51 @@ def set_torch_threads(requested: int = 0) -> int:
     torch.set_num_threads(threads)
     log.info("torch CPU threads: %d (of %d cores; --threads to change)", threads, cpu_count())
     return threads
+
+
+def configure_onnxruntime(options, requested: int = 0) -> int:
+    """Set an `onnxruntime.SessionOptions` for a frame loop; returns the intra-op threads chosen.
+
+    - intra-op threads from `decide_threads` (a 2-thread session beside a busy process waits at every
+      op's barrier for the thread that lost its core);
+    - no spinning: a spinning worker burns the cycles the capture, encoder and caption threads need
+      (and under load slows the model itself, measured ~15 %);
+    - sequential execution, one inter-op thread: the graph is a chain, parallel branches buy nothing.
+    """
+    import onnxruntime as ort
+
+    threads = decide_threads(requested)
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    return threads
+
+
+def set_opencv_threads(threads: int = 1) -> None:
+    """OpenCV's own pool: one thread. The frame loop already runs capture, styling, overlay and output in
+    parallel; a resize that also fans out over every core only fights the model for them."""
+    import cv2
+
+    cv2.setNumThreads(threads)
+
+
+def make_background_process(idle_priority: bool = True) -> None:
+    """Call inside a helper process (the captioner's detectors): run only on CPU time the frame loop leaves
+    idle, with one OpenCV thread.
+
+    SCHED_IDLE rather than a nice level: the styling backends run tightly synchronised threads, and even a
+    low-priority neighbour that takes a core now and then stalls them."""
+    try:
+        if not idle_priority:
+            os.nice(10)
+        else:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):  # not Linux: the next best thing
+        try:
+            os.nice(19)
+        except OSError:
+            pass
+    os.environ["OMP_NUM_THREADS"] = "1"
+    set_opencv_threads(1)

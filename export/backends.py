@@ -6,9 +6,14 @@ the original (0 = original, 1 = fully stylized), done where the data already is.
 Backends, fastest first (the order `auto` tries):
 - tensorrt:      TensorRT FP16 engine (cached on disk), NVIDIA GPUs, `pip install .[tensorrt]`;
 - pytorch-cuda:  PyTorch FP16 autocast, one CUDA graph per frame size;
+- onnx-coreml:   ONNX Runtime's CoreML provider (macOS: Apple GPU / Neural Engine), when the installed
+                 onnxruntime has it;
+- onnx-directml: ONNX Runtime's DirectML provider (Windows: any DirectX 12 GPU), `pip install onnxruntime-directml`;
 - onnx-cpu:      ONNX Runtime on the CPU (the ONNX file is exported once per style and cached);
 - pytorch-cpu:   plain PyTorch, always available, the reference the others are checked against.
 GPU backends also offer `stylize_tensor(frame_cuda_uint8, strength)`, which never leaves the GPU.
+Any backend can run at a lower internal resolution (`render_scale`, export/render_scale.py).
+CPU threads are decided in common/threads.py, for every engine.
 """
 from __future__ import annotations
 
@@ -26,7 +31,7 @@ from export.preprocess import (array_to_frame, check_frame, frame_to_array, fram
                                tensor_to_frame)
 from training.checkpoint import StyleInfo, load_style, read_style_info, resolve_style
 
-BACKENDS = ("auto", "tensorrt", "pytorch-cuda", "onnx-cpu", "pytorch-cpu")
+BACKENDS = ("auto", "tensorrt", "pytorch-cuda", "onnx-coreml", "onnx-directml", "onnx-cpu", "pytorch-cpu")
 AUTO_ORDER = BACKENDS[1:]
 
 log = logging.getLogger(__name__)
@@ -47,7 +52,7 @@ class Stylizer(ABC):
         """frame: HxWx3 uint8 RGB -> HxWx3 uint8 RGB of the same size."""
 
 
-def _clamp_strength(strength: float) -> float:
+def clamp_strength(strength: float) -> float:
     return min(1.0, max(0.0, float(strength)))
 
 
@@ -60,13 +65,16 @@ class TorchCPUStylizer(Stylizer):
         self.load_style(style)
 
     def load_style(self, style: str | Path) -> StyleInfo:
+        from common.threads import set_torch_threads
+
+        set_torch_threads()
         self.model, self.info = load_style(style, "cpu")
         return self.info
 
     @torch.inference_mode()
     def __call__(self, frame: np.ndarray, strength: float = 1.0) -> np.ndarray:
         check_frame(frame)
-        strength = _clamp_strength(strength)
+        strength = clamp_strength(strength)
         x = frame_to_tensor(torch.from_numpy(np.ascontiguousarray(frame)))
         y = self.model(x)
         return tensor_to_frame(y, x if strength < 1.0 else None, strength).numpy()
@@ -76,23 +84,39 @@ class OnnxCPUStylizer(Stylizer):
     """ONNX Runtime on the CPU: the exported graph (cached per weights hash) with ORT's fused kernels."""
 
     name = "onnx-cpu"
+    providers: tuple[str, ...] = ("CPUExecutionProvider",)
 
     def __init__(self, style: str | Path):
+        self._planar: np.ndarray | None = None  # 1x3xHxW float32 input, reused while the size holds
         self.load_style(style)
 
     def load_style(self, style: str | Path) -> StyleInfo:
         from export.onnx import INPUT_NAME, ort_session, style_onnx
 
         path, info = style_onnx(style, "fp32")
-        self.session, self.info, self._input = ort_session(path), info, INPUT_NAME
+        self.session, self.info, self._input = ort_session(path, providers=self.providers), info, INPUT_NAME
         return self.info
 
     def __call__(self, frame: np.ndarray, strength: float = 1.0) -> np.ndarray:
         check_frame(frame)
-        strength = _clamp_strength(strength)
-        x = frame_to_array(frame)
+        strength = clamp_strength(strength)
+        self._planar = x = frame_to_array(frame, out=self._planar)
         y = self.session.run(None, {self._input: x})[0]
         return array_to_frame(y, x if strength < 1.0 else None, strength)
+
+
+class OnnxCoreMLStylizer(OnnxCPUStylizer):
+    """ONNX Runtime with the CoreML provider (macOS); ops CoreML cannot run fall back to the CPU."""
+
+    name = "onnx-coreml"
+    providers = ("CoreMLExecutionProvider", "CPUExecutionProvider")
+
+
+class OnnxDirectMLStylizer(OnnxCPUStylizer):
+    """ONNX Runtime with the DirectML provider (Windows, DirectX 12 GPUs)."""
+
+    name = "onnx-directml"
+    providers = ("DmlExecutionProvider", "CPUExecutionProvider")
 
 
 class CudaStylizer(Stylizer):
@@ -115,7 +139,7 @@ class CudaStylizer(Stylizer):
     def stylize_tensor(self, frame: torch.Tensor, strength: float = 1.0) -> torch.Tensor:
         """HxWx3 uint8 RGB CUDA tensor -> new HxWx3 uint8 CUDA tensor: for callers that keep data on the GPU."""
         check_frame(frame)
-        return self._stylize_on_device(frame.to(self.device), _clamp_strength(strength)).clone()
+        return self._stylize_on_device(frame.to(self.device), clamp_strength(strength)).clone()
 
     @torch.inference_mode()
     def __call__(self, frame: np.ndarray, strength: float = 1.0) -> np.ndarray:
@@ -125,7 +149,7 @@ class CudaStylizer(Stylizer):
             self._host = {hw: tuple(torch.empty((*hw, 3), dtype=torch.uint8, pin_memory=True) for _ in range(2))}
         upload, download = self._host[hw]
         upload.numpy()[...] = frame
-        result = self._stylize_on_device(upload.to(self.device, non_blocking=True), _clamp_strength(strength))
+        result = self._stylize_on_device(upload.to(self.device, non_blocking=True), clamp_strength(strength))
         download.copy_(result, non_blocking=True)
         torch.cuda.current_stream().synchronize()
         return download.numpy().copy()
@@ -217,11 +241,14 @@ def _cuda_unavailable_reason() -> str | None:
     return None
 
 
-def _onnxruntime_unavailable_reason() -> str | None:
+def _onnxruntime_unavailable_reason(provider: str = "CPUExecutionProvider", hint: str = "") -> str | None:
+    """None if onnxruntime is installed and offers `provider` (never assumed: ORT is asked)."""
     try:
-        import onnxruntime  # noqa: F401
+        import onnxruntime
     except ImportError:
         return "onnxruntime is not installed"
+    if provider not in onnxruntime.get_available_providers():
+        return f"the installed onnxruntime has no {provider}{hint}"
     return None
 
 
@@ -232,6 +259,10 @@ def unavailable_reason(backend: str) -> str | None:
     checks: dict[str, Callable[[], str | None]] = {
         "tensorrt": tensorrt_unavailable_reason,
         "pytorch-cuda": _cuda_unavailable_reason,
+        "onnx-coreml": lambda: _onnxruntime_unavailable_reason(
+            "CoreMLExecutionProvider", " (macOS only; the standard onnxruntime wheel for macOS has it)"),
+        "onnx-directml": lambda: _onnxruntime_unavailable_reason(
+            "DmlExecutionProvider", " (Windows only: pip install onnxruntime-directml)"),
         "onnx-cpu": _onnxruntime_unavailable_reason,
         "pytorch-cpu": lambda: None,
     }
@@ -248,18 +279,35 @@ def available_backends() -> list[str]:
 _CLASSES: dict[str, type[Stylizer]] = {
     "tensorrt": TensorRTStylizer,
     "pytorch-cuda": TorchCUDAStylizer,
+    "onnx-coreml": OnnxCoreMLStylizer,
+    "onnx-directml": OnnxDirectMLStylizer,
     "onnx-cpu": OnnxCPUStylizer,
     "pytorch-cpu": TorchCPUStylizer,
 }
+GPU_BACKENDS = ("tensorrt", "pytorch-cuda", "onnx-coreml", "onnx-directml")
 
 
-def create_stylizer(style: str | Path, backend: str = "auto") -> Stylizer:
+def create_stylizer(style: str | Path, backend: str = "auto", render_scale: str | float = 1.0,
+                    target_fps: float | None = None) -> Stylizer:
     """The one place that picks a backend; 'auto' takes the fastest one available here (and logs which).
 
     A named backend that cannot run here is a UserError saying why. Under 'auto', a backend that
     fails to start (e.g. a TensorRT build error) is logged and the next one is tried.
+    `render_scale`: 1 (full size), a smaller number, or 'auto' (held at `target_fps`; see render_scale.py).
     """
+    from common.threads import set_opencv_threads
+    from export.render_scale import DEFAULT_TARGET_FPS, parse_render_scale, with_render_scale
+
     resolve_style(style)  # a bad style name is the user's error whichever backend runs it
+    parse_render_scale(render_scale)  # ... and so is a bad scale: before any model loads
+    stylizer = _create_backend(style, backend)
+    if stylizer.name not in GPU_BACKENDS:
+        set_opencv_threads()  # the frame loop's resizes and colour conversions must not fight the model
+    return with_render_scale(stylizer, render_scale, target_fps or DEFAULT_TARGET_FPS,
+                             on_gpu=stylizer.name in GPU_BACKENDS)
+
+
+def _create_backend(style: str | Path, backend: str) -> Stylizer:
     if backend != "auto":
         reason = unavailable_reason(backend)
         if reason:

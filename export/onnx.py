@@ -59,18 +59,21 @@ def export_onnx(model: StyleNetwork, path: Path, sample_hw: tuple[int, int] = (6
     return write_atomically(Path(path), write)
 
 
-def ort_session(path: Path, threads: int = 0):
-    """An ONNX Runtime CPU session with all graph optimisations (threads=0: one per core)."""
+def ort_session(path: Path, threads: int = 0, providers: tuple[str, ...] = ("CPUExecutionProvider",)):
+    """An ONNX Runtime session with all graph optimisations; threads and waiting from common.threads.
+
+    `providers`: ORT execution providers in order of preference (CPU last as the fallback)."""
     import onnxruntime as ort
+
+    from common.threads import configure_onnxruntime
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = threads
     options.log_severity_level = 3  # warnings about unused initialisers are noise here
-    # No busy-waiting between ops: on a small CPU the capture, encoder and caption threads need
-    # those cycles (and under load spinning threads slow the model itself down, measured ~15%).
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    configure_onnxruntime(options, threads)
+    if "DmlExecutionProvider" in providers:
+        options.enable_mem_pattern = False  # DirectML requires it (documented ORT constraint)
+    return ort.InferenceSession(str(path), options, providers=list(providers))
 
 
 def max_abs_error(model: StyleNetwork, path: Path, hw: tuple[int, int] = (72, 100), seed: int = 0) -> float:

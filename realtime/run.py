@@ -66,7 +66,8 @@ def build_processor(args: argparse.Namespace) -> FrameProcessor:
     from realtime.processor import FrameProcessor
 
     check_strength(args.strength)
-    stylizer = create_stylizer(args.style, args.backend)
+    stylizer = create_stylizer(args.style, args.backend, getattr(args, "render_scale", 1.0),
+                               getattr(args, "target_fps", None))
     _say(f"style '{stylizer.info.name}' on {stylizer.name}")
     return FrameProcessor(stylizer, strength=args.strength)
 

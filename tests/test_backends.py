@@ -108,3 +108,17 @@ def test_stylize_tensor_stays_on_the_gpu(backend, tiny_style, frame):
     assert np.abs(out.cpu().numpy().astype(int) - stylizer(frame)).max() <= 1
     half = stylizer.stylize_tensor(on_gpu, 0.5).cpu().numpy().astype(float)
     assert np.abs(half - (frame + out.cpu().numpy()) / 2).max() <= 1.5
+
+
+@pytest.mark.parametrize("backend, provider", [("onnx-coreml", "CoreMLExecutionProvider"),
+                                               ("onnx-directml", "DmlExecutionProvider")])
+def test_execution_providers_are_offered_only_when_onnxruntime_has_them(backend, provider, monkeypatch):
+    import onnxruntime
+
+    real = onnxruntime.get_available_providers()
+    reason = unavailable_reason(backend)
+    assert (reason is None) == (provider in real)
+    if reason:
+        assert provider in reason and backend not in available_backends()
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: [provider, *real])
+    assert unavailable_reason(backend) is None and backend in available_backends()

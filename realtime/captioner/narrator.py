@@ -8,7 +8,6 @@ phrasing is used twice within REPEAT_WINDOW_S of video: an optional remark is le
 from __future__ import annotations
 
 import functools
-import os
 import random
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -151,20 +150,7 @@ def detector_process(idle_priority: bool = True) -> ProcessPoolExecutor:
 
 
 def _be_nice(idle_priority: bool) -> None:
-    """Child-process initializer: run only on CPU time the frame loop leaves idle, one OpenCV thread.
+    """Child-process initializer: idle CPU time only, one OpenCV thread (common.threads decides)."""
+    from common.threads import make_background_process
 
-    SCHED_IDLE rather than a nice level: the styling backends run two tightly synchronised threads,
-    and even a low-priority neighbour that takes a core now and then stalls both of them."""
-    import cv2
-
-    try:
-        if not idle_priority:
-            os.nice(10)
-        else:
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    except (AttributeError, OSError):  # not Linux: the next best thing
-        try:
-            os.nice(19)
-        except OSError:
-            pass
-    cv2.setNumThreads(1)
+    make_background_process(idle_priority)
