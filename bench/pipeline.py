@@ -9,6 +9,7 @@ For each resolution it measures, with the same stylizer:
 
     python bench/pipeline.py                         # 360p and 720p, default style, auto backend
     python bench/pipeline.py --seconds 5 --sizes 640x360 --backend pytorch-cpu --markdown out.md
+    python bench/pipeline.py --render-scale auto --loaded     # also beside one busy process
 
 Uses the default shipped style if it is installed, else a randomly initialised network of the
 default architecture (same cost per frame: weights do not change the arithmetic).
@@ -27,6 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.backends import busy_neighbour  # noqa: E402
 from export.backends import create_stylizer  # noqa: E402
 from realtime.pipeline import Pipeline, PipelineStats  # noqa: E402
 from realtime.processor import FrameProcessor  # noqa: E402
@@ -80,9 +82,9 @@ def benchmark(size: tuple[int, int], processor: FrameProcessor, seconds: float, 
     return {"size": size, "model_fps": peer, "throughput": throughput, "live": live, "recording": recording}
 
 
-def markdown(results: list[dict], style_note: str, backend: str, seconds: float) -> str:
+def markdown(results: list[dict], style_note: str, backend: str, seconds: float, title: str = "") -> str:
     lines = [
-        "# Frame loop on CPU: end-to-end fps and latency (demo source)",
+        "# Frame loop on CPU: end-to-end fps and latency (demo source)" + (f", {title}" if title else ""),
         "",
         f"- machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
         f"torch {torch.__version__}, Python {platform.python_version()}",
@@ -98,7 +100,7 @@ def markdown(results: list[dict], style_note: str, backend: str, seconds: float)
         w, h = r["size"]
         t, lv, rec = r["throughput"], r["live"], r["recording"]
         lines.append(
-            f"| {w}x{h} | {r['model_fps']:.1f} | {t.fps:.1f} ({t.fps / r['model_fps']:.2f}x) | {lv.fps:.1f} "
+            f"| {w}x{h} (scale {r.get('scale', 1.0):g}) | {r['model_fps']:.1f} | {t.fps:.1f} ({t.fps / r['model_fps']:.2f}x) | {lv.fps:.1f} "
             f"| {lv.latency_ms(50):.0f} / {lv.latency_ms(95):.0f} | {lv.dropped} / {lv.captured} "
             f"| {rec.fps:.1f} | {rec.latency_ms(50):.0f} / {rec.latency_ms(95):.0f} |")
     lines += ["", "Median milliseconds per stage (live + recording run):", ""]
@@ -111,19 +113,37 @@ def markdown(results: list[dict], style_note: str, backend: str, seconds: float)
     return "\n".join(lines) + "\n"
 
 
+def measure_report(args: argparse.Namespace, title: str) -> str:
+    """Every size through a fresh stylizer (created now, as `stylecast run` started now would be)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        style, note = style_for_benchmark(workdir)
+        results = []
+        for size in args.sizes.split(","):  # a fresh stylizer per size: `auto` adapts to each from the start
+            processor = FrameProcessor(create_stylizer(style, args.backend, args.render_scale))
+            results.append(benchmark(parse_size(size), processor, args.seconds, workdir))
+            results[-1]["scale"] = getattr(processor.stylizer, "scale", 1.0)
+    return markdown(results, note, processor.stylizer.name, args.seconds, title)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="640x360,1280x720", help="comma-separated WxH list")
     parser.add_argument("--seconds", type=float, default=6.0, help="length of each live run")
     parser.add_argument("--backend", default="auto")
+    parser.add_argument("--render-scale", default="auto", help="as `stylecast run --render-scale` (default auto)")
+    parser.add_argument("--loaded", action="store_true", help="run everything again beside one busy process")
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        style, note = style_for_benchmark(workdir)
-        processor = FrameProcessor(create_stylizer(style, args.backend))
-        results = [benchmark(parse_size(s), processor, args.seconds, workdir) for s in args.sizes.split(",")]
-    report = markdown(results, note, processor.stylizer.name, args.seconds)
+    report = measure_report(args, "quiet")
+    if args.loaded:
+        neighbour = busy_neighbour()
+        try:
+            time.sleep(1.0)
+            report += "\n" + measure_report(args, "beside one busy process (a spinning subprocess)")
+        finally:
+            neighbour.kill()
+            neighbour.wait()
     print(report)
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
