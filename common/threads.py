@@ -16,7 +16,7 @@ import time
 
 log = logging.getLogger(__name__)
 
-BUSY_SAMPLE_S = 0.2  # how long `busy_cores_now` watches /proc/stat
+BUSY_SAMPLE_S = 0.3  # how long `busy_cores_now` watches /proc/stat (a bursty neighbour shows up)
 
 
 def cpu_count() -> int:
@@ -55,15 +55,14 @@ def busy_cores_now(window_s: float = BUSY_SAMPLE_S) -> float | None:
 
 
 def idle_cores() -> int:
-    """Cores not busy with other work: the 1-minute load average or a short sample, whichever sees more
-    load (a neighbour that just started, or one that just paused); at least 1."""
-    try:
-        busy = os.getloadavg()[0]
-    except OSError:
-        busy = 0.0
-    now = busy_cores_now()
-    if now is not None:
-        busy = max(busy, now)
+    """Cores not busy with other work, at least 1: sampled now where /proc/stat exists, else from the
+    1-minute load average (which lags a neighbour that just started or just stopped by up to a minute)."""
+    busy = busy_cores_now()
+    if busy is None:
+        try:
+            busy = os.getloadavg()[0]
+        except OSError:
+            busy = 0.0
     return max(1, min(cpu_count(), int(cpu_count() - busy + 0.5)))
 
 

@@ -17,6 +17,21 @@ def test_a_busy_neighbour_is_seen_at_once(monkeypatch):
     monkeypatch.setattr(threads.os, "getloadavg", lambda: (0.0, 0.0, 0.0))  # the load average lags
     monkeypatch.setattr(threads, "busy_cores_now", lambda: threads.cpu_count() - 0.9)
     assert threads.idle_cores() == 1
+    monkeypatch.setattr(threads, "busy_cores_now", lambda: None)  # no /proc/stat: the load average decides
+    assert threads.idle_cores() == threads.cpu_count()
+
+
+def test_own_threads_are_not_a_neighbour(monkeypatch):
+    """Both cores busy for the whole window, one of them by this process: one neighbour core."""
+    ticks = iter([(0, 0), (200, 200)])  # (busy, total) jiffies: everything busy
+    own = iter([0.0, 1.0])  # this process used one core-second ...
+    clock = iter([0.0, 1.0])  # ... in one second
+    monkeypatch.setattr(threads, "_cpu_ticks", lambda: next(ticks))
+    monkeypatch.setattr(threads.time, "process_time", lambda: next(own))
+    monkeypatch.setattr(threads.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(threads.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: 2)
+    assert threads.busy_cores_now() == 1.0
 
 
 def test_onnxruntime_options_single_place():
