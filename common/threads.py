@@ -5,7 +5,8 @@ busy process holds one of the cores, every barrier waits for the descheduled thr
 runs 10-50x slower than a 1-thread one (measured: 4.8 s vs 0.1 s per training step). So a job takes the
 cores that are idle now, not the cores that exist.
 
-Every engine asks here: torch (`set_torch_threads`), ONNX Runtime (`configure_onnxruntime`), OpenCV in the
+Every engine asks here: torch (`set_torch_threads`), ONNX Runtime (`configure_onnxruntime`), OpenVINO
+(`openvino_config`), OpenCV in the
 frame loop (`set_opencv_threads`) and helper processes such as the captioner (`make_background_process`).
 """
 from __future__ import annotations
@@ -104,6 +105,11 @@ def configure_onnxruntime(options, requested: int = 0) -> int:
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     return threads
+
+
+def openvino_config(requested: int = 0) -> dict[str, object]:
+    """OpenVINO CPU plugin settings for a frame loop: `decide_threads` threads, one stream, latency mode."""
+    return {"INFERENCE_NUM_THREADS": decide_threads(requested), "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY"}
 
 
 def set_opencv_threads(threads: int = 1) -> None:

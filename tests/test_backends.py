@@ -40,12 +40,12 @@ def test_auto_picks_the_fastest_available_and_says_so(tiny_style, caplog):
     caplog.set_level("INFO", logger="export.backends")
     stylizer = create_stylizer(tiny_style, "auto")
     assert stylizer.name == available_backends()[0]
-    if NO_CUDA and NO_TENSORRT:
-        assert stylizer.name == "onnx-cpu"  # ORT beats plain PyTorch on the CPU (see bench/results)
+    if NO_CUDA and NO_TENSORRT:  # OpenVINO, then ORT: both beat plain PyTorch on the CPU (see bench/results)
+        assert stylizer.name == ("onnx-cpu" if unavailable_reason("openvino-cpu") else "openvino-cpu")
     assert f"backend: {stylizer.name}" in caplog.text
 
 
-@pytest.mark.parametrize("backend", ["onnx-cpu", "pytorch-cuda", "tensorrt"])
+@pytest.mark.parametrize("backend", ["onnx-cpu", "openvino-cpu", "pytorch-cuda", "tensorrt"])
 def test_backend_agrees_with_pytorch_reference(backend, tiny_style, frame):
     if unavailable_reason(backend):
         pytest.skip(f"{backend} cannot run here: {unavailable_reason(backend)}")
@@ -53,13 +53,15 @@ def test_backend_agrees_with_pytorch_reference(backend, tiny_style, frame):
     got = create_stylizer(tiny_style, backend)(frame)
     assert got.shape == frame.shape and got.dtype == np.uint8
     diff = np.abs(got.astype(int) - reference)
-    tolerance = 1 if backend == "onnx-cpu" else 4  # FP32 rounding vs FP16 arithmetic
+    tolerance = 1 if backend in ("onnx-cpu", "openvino-cpu") else 4  # FP32 rounding vs FP16 arithmetic
     assert diff.max() <= tolerance and diff.mean() < 0.5
     assert np.abs(reference.astype(int) - frame).mean() > 5  # the style really changed the frame
 
 
-@pytest.mark.parametrize("backend", ["onnx-cpu", "pytorch-cpu"])
+@pytest.mark.parametrize("backend", ["onnx-cpu", "openvino-cpu", "pytorch-cpu"])
 def test_strength_blends_with_the_original(backend, tiny_style, frame):
+    if unavailable_reason(backend):
+        pytest.skip(f"{backend} cannot run here: {unavailable_reason(backend)}")
     stylizer = create_stylizer(tiny_style, backend)
     full = stylizer(frame, 1.0).astype(float)
     assert np.array_equal(stylizer(frame, 0.0), frame)
@@ -68,8 +70,10 @@ def test_strength_blends_with_the_original(backend, tiny_style, frame):
     assert np.array_equal(stylizer(frame, 7.0), stylizer(frame, 1.0))  # clamped to 0..1
 
 
-@pytest.mark.parametrize("backend", ["onnx-cpu", "pytorch-cpu"])
+@pytest.mark.parametrize("backend", ["onnx-cpu", "openvino-cpu", "pytorch-cpu"])
 def test_load_style_switches_the_output_live(backend, tiny_style, other_style, frame):
+    if unavailable_reason(backend):
+        pytest.skip(f"{backend} cannot run here: {unavailable_reason(backend)}")
     stylizer = create_stylizer(tiny_style, backend)
     before = stylizer(frame)
     assert stylizer.load_style(other_style).name == "other" and stylizer.info.name == "other"
