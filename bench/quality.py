@@ -185,7 +185,11 @@ def verdict(rows: dict[str, dict[str, float]]) -> str:
     misses = [name for name, ok in (("palette", ours["palette"] <= same["palette"]),
                                      ("content", ours["content"] >= same["content"]),
                                      ("warping", ours["warp"] <= same["warp"])) if not ok]
-    return "meets the bar on palette, content and warping" if not misses else "misses: " + ", ".join(misses)
+    texture = [name for name in ("lbp", "gabor") if ours[name] > same[name]]
+    verdict = "meets the bar on palette, content and warping" if not misses else "misses: " + ", ".join(misses)
+    if texture:
+        verdict += f"; the peer's texture is closer by {' and '.join(t.upper() if t == 'lbp' else t.title() for t in texture)}"
+    return verdict
 
 
 def write_report(args, results, speed, input_warp: float, input_grid: float, seconds: float) -> None:
@@ -203,8 +207,9 @@ def write_report(args, results, speed, input_warp: float, input_grid: float, sec
         "  LBP: chi-square of uniform-LBP histograms at 1/2/4 px; Gabor: L1 of Gabor energy distributions (lower = its",
         "  texture); content: correlation of blurred gradient magnitudes with the input (higher = more content kept);",
         "  warp: warping error of the styled clip / the input clip's (lower = steadier; 1 = as steady as the input).",
-        f"- sky grid: spectral peak at 8/4/2 px periods over the median, on the rocket photo's clear sky (the input "
-        f"itself scores {input_grid:.0f}); a dot grid or lattice scores hundreds to thousands.",
+        f"- sky grid: how sharply the spectrum of the rocket photo's clear sky spikes at exactly the network's 8/4/2 px "
+        f"periods, relative to neighbouring frequencies (the input itself scores {input_grid:.0f}; 1 = no spike; the "
+        "previous release's styles scored 230-251: a visible dot grid).",
         "- None of these is a training loss: training uses Gram/colour losses on a MobileNetV2.",
         "",
         "| style | who | palette ↓ | LBP ↓ | Gabor ↓ | content ↑ | warp ratio ↓ | sky grid ↓ |",
