@@ -25,7 +25,7 @@ SCALES = (1.0, 0.75, 0.5, 0.375, 0.25)  # what `auto` steps through (few sizes: 
 DEFAULT_TARGET_FPS = 12.0  # headroom over the 10 fps goal: capture and encoding share the cores
 START_PIXELS = 640 * 360  # `auto` starts at the largest scale with at most this many pixels, then adapts
 HEADROOM = 0.85  # step up only when the larger scale is predicted to take < 85 % of the budget
-SETTLE_FRAMES = 3  # frames timed at a scale before deciding to leave it
+SETTLE_FRAMES = 4  # frames at a scale before deciding to leave it (the first one is not timed)
 RETRY_FRAMES = 150  # forget a too-slow measurement after this many frames (the load may have gone)
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,8 @@ class ScaleController:
         """Record how long the frame at the current scale took; returns the scale for the next frame."""
         self._frame += 1
         self._frames_here += 1
+        if self._frames_here == 1:  # the first frame at a new size pays for engine warm-up (compile, buffers)
+            return self.scale
         old = self._seconds.get(self.index)
         average = seconds if old is None else 0.7 * old[0] + 0.3 * seconds
         self._seconds[self.index] = (average, self._frame)
