@@ -9,9 +9,9 @@ Backends, fastest first (the order `auto` tries):
 - onnx-coreml:   ONNX Runtime's CoreML provider (macOS: Apple GPU / Neural Engine), when the installed
                  onnxruntime has it;
 - onnx-directml: ONNX Runtime's DirectML provider (Windows: any DirectX 12 GPU), `pip install onnxruntime-directml`;
-- openvino-cpu:  OpenVINO on the CPU, the same ONNX file (measured 1.1-1.3x less CPU time than ONNX Runtime
-                 on an AMD EPYC, bench/results/cpu_engines.md);
 - onnx-cpu:      ONNX Runtime on the CPU (the ONNX file is exported once per style and cached);
+- openvino-cpu:  OpenVINO on the CPU, the same ONNX file (1.15-1.26x less CPU time per frame than ONNX Runtime
+                 here, bench/results/cpu_engines.md), but seconds of compiling per new frame size;
 - pytorch-cpu:   plain PyTorch, always available, the reference the others are checked against.
 GPU backends also offer `stylize_tensor(frame_cuda_uint8, strength)`, which never leaves the GPU.
 Any backend can run at a lower internal resolution (`render_scale`, export/render_scale.py).
@@ -33,8 +33,10 @@ from export.preprocess import (array_to_frame, check_frame, frame_to_array, fram
                                tensor_to_frame)
 from training.checkpoint import StyleInfo, load_style, read_style_info, resolve_style
 
-BACKENDS = ("auto", "tensorrt", "pytorch-cuda", "onnx-coreml", "onnx-directml", "openvino-cpu", "onnx-cpu",
+BACKENDS = ("auto", "tensorrt", "pytorch-cuda", "onnx-coreml", "onnx-directml", "onnx-cpu", "openvino-cpu",
             "pytorch-cpu")
+# openvino-cpu is faster per frame but compiles every new frame size for seconds at first use: a live stream
+# (and `--render-scale auto`, which changes the size) would stall and drop frames, so `auto` prefers onnx-cpu.
 AUTO_ORDER = BACKENDS[1:]
 
 log = logging.getLogger(__name__)
