@@ -60,7 +60,8 @@ def test_interrupted_recording_still_plays(tmp_path, tiny_style):
     assert not partial.exists(), "the stopped recording is renamed to its final name"
     assert 5 <= len(cut.frames) < 100, f"{len(cut.frames)} frames survived"
     assert f"{len(cut.frames)} frames written" in out
-    assert cut.audio_seconds is not None and cut.audio_seconds <= len(cut.frames) / 10 + 0.2
+    # --realtime may drop a late frame, so compare the audio with the video's time span, not its frame count
+    assert cut.audio_seconds is not None and cut.audio_seconds <= cut.pts[-1] + 0.1 + 0.2
 
 
 def test_demo_source_runs_headless_and_writes_a_file(tmp_path, tiny_style):
