@@ -43,7 +43,8 @@ SKY = (0.04, 0.34, 0.15, 0.35)  # y0, y1, x0, x1 as fractions of the rocket phot
 def sky_patch(image: np.ndarray) -> np.ndarray:
     h, w = image.shape[:2]
     return image[int(SKY[0] * h):int(SKY[1] * h), int(SKY[2] * w):int(SKY[3] * w)]
-DEFAULT_CLIP = REPO / "data" / "clips" / "vtest.avi"
+DEBIAN_CLIP = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")  # scripts/setup.sh --dev installs it
+DEFAULT_CLIP = next((p for p in (REPO / "data" / "clips" / "vtest.avi", DEBIAN_CLIP) if p.exists()), DEBIAN_CLIP)
 SIZES = {"360p": (360, 640), "720p": (720, 1280)}
 
 

@@ -19,7 +19,8 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
 # --- system packages (Debian/Ubuntu) ---------------------------------------------------------
 APT_PACKAGES=(espeak-ng fonts-wqy-microhei libgl1 libglib2.0-0)
-[[ $DEV == 1 ]] && APT_PACKAGES+=(chromium xvfb)
+# opencv-doc: real recorded clips (Megamind.avi: MPEG-4 Part 2 + AC3; vtest.avi) for the footage tests and the quality harness
+[[ $DEV == 1 ]] && APT_PACKAGES+=(chromium xvfb opencv-doc)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
