@@ -31,7 +31,8 @@ def _config(tmp_path: Path, **overrides) -> TrainConfig:
     values = dict(style=str(write_style_image(tmp_path / "stripes.png")),
                   content=str(write_content_folder(tmp_path / "content")), name="stripes", steps=100, size=40,
                   batch=2, architecture=TINY_ARCHITECTURE, out=str(tmp_path / "styles"),
-                  work_dir=str(tmp_path / "run"), save_every=50, sample_every=50, progress=False, gan_start=0.5)
+                  work_dir=str(tmp_path / "run"), save_every=50, sample_every=50, progress=False, gan_start=0.5,
+                  threads=1)
     values.update(overrides)
     return TrainConfig(**values)
 

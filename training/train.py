@@ -37,7 +37,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from common.errors import UserError
-from common.threads import set_torch_threads
+from common.threads import decide_threads, set_torch_threads
 from styles import STYLES_DIR
 from training import losses
 from training.checkpoint import save_style
@@ -325,7 +325,10 @@ def train(config: TrainConfig, resume: bool = False, overwrite: bool = False) ->
     """
     device = torch.device(config.device)
     if device.type == "cpu":
-        set_torch_threads(config.threads)
+        # torchrun on CPU: the processes share the cores, so each takes its share (oversubscribed
+        # threads wait on each other at every op and run many times slower)
+        world = max(1, int(os.environ.get("WORLD_SIZE", "1")))
+        set_torch_threads(config.threads or max(1, decide_threads() // world))
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UserError("--device cuda: no CUDA GPU is available here (use --device cpu)")
     if device.type == "cuda" and "LOCAL_RANK" in os.environ:
