@@ -74,10 +74,15 @@ def clip_frames(path: Path, count: int, height: int) -> list[np.ndarray]:
     return frames
 
 
-def style_image_for(info, height: int) -> np.ndarray:
+def style_source(info) -> tuple[Path, np.ndarray | None]:
+    """The image a style was trained from (its JSON's training.style, relative to the repository)."""
     path = Path(info.training.get("style", ""))
     path = path if path.is_absolute() else REPO / path
-    image = read_image(path) if path.is_file() else None
+    return path, (read_image(path) if path.is_file() else None)
+
+
+def style_image_for(info, height: int) -> np.ndarray:
+    path, image = style_source(info)
     if image is None:
         raise SystemExit(f"{info.name}: its style image {path} is missing")
     scale = height / min(image.shape[:2])

@@ -36,9 +36,9 @@ def sheet_photos(height: int) -> list[np.ndarray]:
 
 def style_thumbnail(info, height: int) -> np.ndarray:
     """The style's source image, centre-cropped square, `height` px."""
-    path = Path(info.training.get("style", ""))
-    path = path if path.is_absolute() else Path(__file__).resolve().parents[1] / path
-    image = read_image(path) if path.is_file() else None
+    from bench.quality import style_source
+
+    image = style_source(info)[1]
     if image is None:
         return np.full((height, height, 3), 200, np.uint8)
     side = min(image.shape[:2])

@@ -65,26 +65,26 @@ class OnnxGraphModule(nn.Module):
         self.outputs = outputs
         self.ops: list[tuple[str, list[str], str, dict]] = []
         names: dict[str, str] = {}  # ONNX value name -> buffer name
+
+        def constant(onnx_name: str, value: np.ndarray) -> None:
+            names[onnx_name] = buffer = f"const{len(names)}"
+            self.register_buffer(buffer, torch.from_numpy(np.ascontiguousarray(value)), persistent=False)
+
         for node in graph.node:
             attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
             if node.op_type == "DequantizeLinear" and node.input[0] in constants:
                 q, scale, zero = (constants[name] for name in node.input[:3])
-                value = _dequantize(q, scale, zero, attrs.get("axis", 1))
-                buffer = f"const{len(names)}"
-                self.register_buffer(buffer, torch.from_numpy(np.ascontiguousarray(value)), persistent=False)
-                names[node.output[0]] = buffer
+                constant(node.output[0], _dequantize(q, scale, zero, attrs.get("axis", 1)))
                 continue
             for name in node.input:
                 if name in constants and name not in names:  # Clip bounds, Reshape shapes
-                    buffer = f"const{len(names)}"
-                    self.register_buffer(buffer, torch.from_numpy(constants[name].copy()), persistent=False)
-                    names[name] = buffer
+                    constant(name, constants[name].copy())
             inputs = [names.get(name, name) for name in node.input]
             self.ops.append((node.op_type, inputs, node.output[0], attrs))
-        last = max(i for i, op in enumerate(self.ops) if op[2] in outputs) if outputs else len(self.ops) - 1
         missing = set(outputs) - {op[2] for op in self.ops}
         if missing:
             raise UserError(f"{path}: not the expected MobileNetV2 graph (no {sorted(missing)})")
+        last = max(i for i, op in enumerate(self.ops) if op[2] in outputs) if outputs else len(self.ops) - 1
         self.ops = self.ops[: last + 1]
 
     def _value(self, env: dict[str, torch.Tensor], name: str) -> torch.Tensor:
