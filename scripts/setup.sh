@@ -48,18 +48,23 @@ extras=""
 [[ $DEV == 1 ]] && extras="[dev]"
 say "installing stylecast$extras (editable)"
 "${PIP[@]}" -e ".$extras"
-# MediaPipe's face detector models (Apache-2.0, 0.7 MB) ship inside the mediapipe 0.10.14 wheel: take the
-# wheel alone (--no-deps: none of its conflicting dependencies) and copy the .tflite files into the venv.
+# MediaPipe's face, palm and hand-landmark models (Apache-2.0, 4.7 MB) ship inside the mediapipe 0.10.14 wheel:
+# take the wheel alone (--no-deps: none of its conflicting dependencies) and copy the .tflite files into the venv.
 MP_MODELS=.venv/share/stylecast/mediapipe
-if [[ ! -f $MP_MODELS/face_detection_full_range_sparse.tflite ]]; then
-  say "extracting MediaPipe's face models from the mediapipe 0.10.14 wheel"
+MP_FILES=(face_detection/face_detection_full_range_sparse.tflite palm_detection/palm_detection_lite.tflite
+          hand_landmark/hand_landmark_lite.tflite)
+mp_missing=0
+for f in "${MP_FILES[@]}"; do [[ -f $MP_MODELS/$(basename "$f") ]] || mp_missing=1; done
+if ((mp_missing)); then
+  say "extracting MediaPipe's face and hand models from the mediapipe 0.10.14 wheel"
   mp_tmp=$(mktemp -d)
   .venv/bin/python -m pip download -q --disable-pip-version-check --no-deps --only-binary :all: \
     --python-version 3.11 --platform manylinux2014_x86_64 mediapipe==0.10.14 -d "$mp_tmp"
   .venv/bin/python -c 'import sys, zipfile, pathlib; out = pathlib.Path(sys.argv[2]); out.mkdir(parents=True, exist_ok=True)
-for name in zipfile.ZipFile(sys.argv[1]).namelist():
-    if name.startswith("mediapipe/modules/face_detection/face_detection_") and name.endswith(".tflite"):
-        (out / pathlib.Path(name).name).write_bytes(zipfile.ZipFile(sys.argv[1]).read(name))' "$mp_tmp"/mediapipe-*.whl "$MP_MODELS"
+wheel = zipfile.ZipFile(sys.argv[1])
+for name in sys.argv[3:]:
+    (out / pathlib.Path(name).name).write_bytes(wheel.read("mediapipe/modules/" + name))' \
+    "$mp_tmp"/mediapipe-*.whl "$MP_MODELS" "${MP_FILES[@]}"
   rm -rf "$mp_tmp"
 fi
 say "done: $(.venv/bin/stylecast --version 2>/dev/null || echo stylecast) is in .venv/bin"

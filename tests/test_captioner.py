@@ -5,30 +5,46 @@ from __future__ import annotations
 import re
 import threading
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+import av
 import skimage.data
 
 from realtime.captioner.narrator import OfflineNarrator
-from realtime.captioner.scene import SceneFacts, measure, motion_between
+from realtime.captioner.scene import MOVING, STILL as STILL_SHARE, SceneFacts, measure
 from realtime.captioner.cascade import Box
 from realtime.captioner.service import CaptionService, Observation
 from realtime.captioner.timing import reading_seconds
 from realtime.frames import Frame
 from clips import pattern
 
+SET = Path(__file__).resolve().parents[1] / "bench" / "narration_set"
+
 PEOPLE = {"en": r"\b(face|faces|person|people|someone|somebody|folks|smil\w*)\b", "zh": r"[人脸笑]"}
 CATS = {"en": r"\b(cat|cats|kitty|kitties)\b", "zh": r"猫"}
 DARK = {"en": r"\b(dark|dim)\b", "zh": r"暗"}
-BUSY = {"en": r"\b(movement|moving|action)\b", "zh": r"动"}
+BUSY = {"en": r"\b(movement|moving|action|on the move)\b", "zh": r"(在动|动静|移动|动作|动得)"}
 STILL = {"en": r"\b(still|calm|steady|not much moving)\b", "zh": r"(安静|静悄悄|不动|平静|不怎么动)"}
 LANGS = ["en", "zh"]
 
 
 def astronaut() -> np.ndarray:
     return skimage.data.astronaut()
+
+
+def street(first: int, gap: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Two frames `gap` frames (0.1 s each) apart of real street footage: people walking, camera still."""
+    with av.open(str(SET / "vtest_3s.mp4")) as clip:
+        frames = [f.to_ndarray(format="rgb24") for f in clip.decode(video=0)]
+    return frames[first], frames[first + gap]
+
+
+def noisy(image: np.ndarray, seed: int) -> np.ndarray:
+    """The picture with a held camera's sensor noise."""
+    return np.clip(image + np.random.default_rng(seed).normal(0, 2, image.shape), 0, 255).astype(np.uint8)
 
 
 def two_faces() -> np.ndarray:
@@ -40,16 +56,19 @@ def two_faces() -> np.ndarray:
 def facts() -> dict[str, SceneFacts]:
     """Each test picture measured once (detectors are the slow part)."""
     dark = (astronaut() * 0.08).astype(np.uint8)
-    moving = pattern(0, 320, 180), pattern(6, 320, 180)
+    walking = street(10)
+    held = noisy(skimage.data.coffee(), 1), noisy(skimage.data.coffee(), 2)
+    wide = skimage.data.rocket()
     return {
         "one_face": measure(astronaut(), style="mosaic"),
         "two_faces": measure(two_faces(), style="mosaic"),
         "cat_photo": measure(skimage.data.chelsea(), style="mosaic"),
         "rocket": measure(skimage.data.rocket(), style="mosaic"),
         "cameraman": measure(np.stack([skimage.data.camera()] * 3, axis=-1), style="mosaic"),
-        "dark": measure(dark, motion=0.0, style="mosaic"),
-        "moving": measure(moving[1], motion=motion_between(*moving), style="mosaic"),
-        "still": measure(moving[0], motion=motion_between(moving[0], moving[0]), style="mosaic"),
+        "dark": measure(dark, previous=dark, style="mosaic"),
+        "moving": measure(walking[1], previous=walking[0], style="mosaic"),
+        "still": measure(held[1], previous=held[0], style="mosaic"),
+        "pan": measure(wide[:, 8:408], previous=wide[:, :400], style="mosaic"),
     }
 
 
@@ -69,11 +88,14 @@ def test_measures_known_content(facts: dict[str, SceneFacts]) -> None:
     assert len(two.faces) == 2 and sorted(two.where(b) for b in two.faces) == ["left", "right"]
     assert not facts["dark"].faces and facts["dark"].brightness < 0.1
     assert not facts["moving"].faces
-    assert facts["moving"].motion > 0.06 and facts["still"].motion == 0.0
+    assert facts["moving"].motion >= MOVING and facts["moving"].camera_moving is False  # people walk, camera holds
+    assert facts["still"].motion <= STILL_SHARE and facts["still"].camera_moving is not True
+    assert facts["pan"].camera_moving and facts["pan"].motion < MOVING  # a pan over a still scene is not movement
     assert not facts["cat_photo"].faces and facts["cat_photo"].colour == "orange"
     assert not facts["rocket"].faces  # the Haar cascade used to find "a face on the right" on the rocket
     cameraman = facts["cameraman"]
     assert cameraman.monochrome and len(cameraman.faces) == 1 and not cameraman.smiles
+    assert facts["one_face"].facing == "camera" and cameraman.facing == "away"  # he looks into his camera
 
 
 @pytest.mark.parametrize("lang", LANGS)

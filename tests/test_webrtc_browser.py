@@ -21,10 +21,12 @@ import pytest
 from test_webrtc import TINTS, _free_port, _wait_for_url, make_tinted_style
 
 CHROMIUM = Path("/usr/bin/chromium")
+# --no-zygote: no zygote process forking and reaping renderers. Once here a reaped zygote child livelocked
+# the VM's kernel (release_task -> shrink_dcache_parent at 100 % system time, immune to kill -9).
 CHROMIUM_ARGS = [
-    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--no-sandbox", "--disable-gpu",
-    "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--disable-features=WebRtcHideLocalIpsWithMdns",
+    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--no-sandbox", "--no-zygote",
+    "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-features=WebRtcHideLocalIpsWithMdns",
 ]
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,11 +1,13 @@
-"""MediaPipe's BlazeFace face detectors (Apache-2.0), run with the LiteRT interpreter (`ai-edge-litert`).
+"""MediaPipe's Blaze SSD detectors (Apache-2.0): BlazeFace for faces, BlazePalm for hands, run with the
+LiteRT interpreter (`ai-edge-litert`).
 
 The .tflite files ship inside the `mediapipe` 0.10.14 wheel; scripts/setup.sh downloads that wheel with
-`pip download --no-deps` (none of mediapipe's own dependencies are installed) and copies the face models
+`pip download --no-deps` (none of mediapipe's own dependencies are installed) and copies the models
 into `.venv/share/stylecast/mediapipe/`. Nothing is downloaded at run time: without the files (or the
-runtime) `load_face_detector()` returns None and the narrator simply says nothing about faces.
+runtime) `load_blaze()` returns None and the narrator simply says nothing about faces or hands.
 
-Decoding follows mediapipe/modules/face_detection/*.pbtxt: SSD anchors, sigmoid scores, weighted NMS.
+Decoding follows mediapipe/modules/{face,palm}_detection/*.pbtxt: SSD anchors, sigmoid scores, box and
+keypoint offsets scaled by the input size, weighted NMS.
 """
 from __future__ import annotations
 
@@ -24,18 +26,34 @@ MODEL_DIRS = [os.environ.get("STYLECAST_MEDIAPIPE", ""), str(Path(sys.prefix) / 
 
 
 @dataclass(frozen=True)
-class FaceModel:
-    """One BlazeFace variant: its file, input size, anchor strides (one entry per SSD layer) and score bar."""
+class BlazeModel:
+    """One Blaze SSD variant: its file, input size, anchor strides (one entry per SSD layer), score bar,
+    keypoint count and the input value range it was trained on."""
 
     filename: str
     size: int
     strides: tuple[int, ...]
     anchors_per_cell: int  # per grid cell and layer; layers with the same stride share one grid
     min_score: float
+    keypoints: int
+    input_range: tuple[float, float] = (-1.0, 1.0)
 
 
-# full range: faces from close-ups down to ~5 m away (about 1/20 of the frame), the one for photos and rooms
-FULL_RANGE = FaceModel("face_detection_full_range_sparse.tflite", 192, (4,), 1, 0.6)
+# full range: faces from close-ups down to ~5 m away (about 1/20 of the frame), the one for photos and rooms.
+# Keypoints: right eye, left eye, nose tip, mouth, right ear, left ear (the subject's right/left).
+FACE = BlazeModel("face_detection_full_range_sparse.tflite", 192, (4,), 1, 0.6, 6)
+# palms (a fist or an open hand, seen from either side). Keypoints: wrist, index/middle/ring/pinky knuckles,
+# two thumb joints.
+PALM = BlazeModel("palm_detection_lite.tflite", 192, (8, 16, 16, 16), 2, 0.5, 7, (0.0, 1.0))
+
+
+@dataclass(frozen=True)
+class Detection:
+    """A find in an image: its box and keypoints (Kx2, x/y) in that image's pixels, and the model's score."""
+
+    box: Box
+    score: float
+    keypoints: np.ndarray
 
 
 def find_model(filename: str) -> Path | None:
@@ -46,7 +64,7 @@ def find_model(filename: str) -> Path | None:
     return None
 
 
-def ssd_anchors(model: FaceModel) -> np.ndarray:
+def ssd_anchors(model: BlazeModel) -> np.ndarray:
     """Nx2 anchor centres (x, y in 0..1), in the order the model's outputs use."""
     centres = []
     layer = 0
@@ -64,7 +82,9 @@ def ssd_anchors(model: FaceModel) -> np.ndarray:
 
 
 def weighted_nms(boxes: np.ndarray, scores: np.ndarray, overlap: float = 0.3) -> list[tuple[np.ndarray, float]]:
-    """MediaPipe's weighted non-maximum suppression: overlapping boxes are averaged by score."""
+    """MediaPipe's weighted non-maximum suppression: overlapping finds are averaged by score.
+
+    boxes: NxD, the first four columns x1, y1, x2, y2 (any further columns, keypoints, are averaged too)."""
     order = np.argsort(-scores)
     kept = []
     while order.size:
@@ -83,10 +103,21 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, overlap: float = 0.3) ->
     return kept
 
 
-class FaceDetector:
-    """`detector(rgb) -> [(Box, score)]` on an HxWx3 uint8 RGB image (boxes in that image's pixels)."""
+def detections_from_rows(rows: list[tuple[np.ndarray, float]], width: int, height: int) -> list[Detection]:
+    """Detections from weighted_nms() rows (x1, y1, x2, y2, keypoints...), boxes clipped to the image."""
+    found = []
+    for row, score in rows:
+        x1, y1, x2, y2 = max(0.0, row[0]), max(0.0, row[1]), min(float(width), row[2]), min(float(height), row[3])
+        if x2 - x1 >= 4 and y2 - y1 >= 4:
+            box = Box(round(x1), round(y1), round(x2 - x1), round(y2 - y1))
+            found.append(Detection(box, score, np.asarray(row[4:], np.float32).reshape(-1, 2)))
+    return found
 
-    def __init__(self, path: Path, model: FaceModel):
+
+class BlazeDetector:
+    """`detector(rgb) -> [Detection]` on an HxWx3 uint8 RGB image (the whole image, letterboxed to a square)."""
+
+    def __init__(self, path: Path, model: BlazeModel):
         from ai_edge_litert.interpreter import Interpreter
 
         self.model = model
@@ -97,15 +128,15 @@ class FaceDetector:
         self._scores, self._boxes = outputs[0]["index"], outputs[1]["index"]
         self._anchors = ssd_anchors(model)
 
-    def __call__(self, rgb: np.ndarray) -> list[tuple[Box, float]]:
+    def __call__(self, rgb: np.ndarray) -> list[Detection]:
         h, w = rgb.shape[:2]
-        side = max(h, w)  # letterbox to a square so faces keep their shape
+        side = max(h, w)  # letterbox to a square so faces and hands keep their shape
         square = np.zeros((side, side, 3), np.uint8)
         top, left = (side - h) // 2, (side - w) // 2
         square[top:top + h, left:left + w] = rgb
-        size = self.model.size
-        tensor = cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32) / 127.5 - 1.0
-        self._interpreter.set_tensor(self._input, tensor[None])
+        size, (low, high) = self.model.size, self.model.input_range
+        small = cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)
+        self._interpreter.set_tensor(self._input, (small * ((high - low) / 255.0) + low)[None])
         self._interpreter.invoke()
         raw = self._interpreter.get_tensor(self._boxes)[0]
         logits = np.clip(self._interpreter.get_tensor(self._scores)[0, :, 0].astype(np.float64), -100, 100)
@@ -116,22 +147,19 @@ class FaceDetector:
         raw, scores, anchors = raw[keep], scores[keep], self._anchors[keep]
         centre = raw[:, :2] / size + anchors
         half = raw[:, 2:4] / size / 2
-        corners = np.concatenate([centre - half, centre + half], axis=1) * side - [left, top, left, top]
-        found = []
-        for (x1, y1, x2, y2), score in weighted_nms(corners, scores):
-            x1, y1, x2, y2 = max(0.0, x1), max(0.0, y1), min(float(w), x2), min(float(h), y2)
-            if x2 - x1 >= 4 and y2 - y1 >= 4:
-                found.append((Box(round(x1), round(y1), round(x2 - x1), round(y2 - y1)), score))
-        return found
+        points = raw[:, 4:4 + 2 * self.model.keypoints].reshape(len(raw), -1, 2) / size + anchors[:, None]
+        rows = np.concatenate([centre - half, centre + half, points.reshape(len(raw), -1)], axis=1) * side
+        rows -= np.tile([left, top], rows.shape[1] // 2)
+        return detections_from_rows(weighted_nms(rows, scores), w, h)
 
 
 @functools.lru_cache(maxsize=None)
-def load_face_detector(model: FaceModel = FULL_RANGE) -> FaceDetector | None:
-    """The BlazeFace detector, or None when its model file or the LiteRT runtime is not installed."""
+def load_blaze(model: BlazeModel = FACE) -> BlazeDetector | None:
+    """The detector, or None when its model file or the LiteRT runtime is not installed."""
     path = find_model(model.filename)
     if path is None:
         return None
     try:
-        return FaceDetector(path, model)
+        return BlazeDetector(path, model)
     except (ImportError, ValueError, RuntimeError):
         return None

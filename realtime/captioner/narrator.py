@@ -1,26 +1,41 @@
 """The offline narrator: measured facts -> one friendly, spoken-style line (English or Chinese).
 
 A line says what changed since the last one (a new scene, someone joined, left or moved), then who is
-there and how (count, where, close-up or far, smiling), then at most one remark about light, motion or
-a notable colour, and now and then the style. It only says what the detectors are sure of, and no
+there and how (count, where, close-up or far, smiling, looking at the camera or away), what a hand does
+(a wave, a thumbs up, pointing, a hand up), then at most one remark about light, the camera moving,
+motion, blue sky or a notable colour, and now and then the style. Facts that have not changed since the
+last line of the same scene (where someone looks, a gesture, the sky) are not said again. It only says what the detectors are sure of, and no
 phrasing is used twice within REPEAT_WINDOW_S of video: an optional remark is left out instead.
 """
 from __future__ import annotations
 
 import functools
 import random
+from dataclasses import dataclass, field
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
 import numpy as np
 
 from realtime.captioner.phrases import COLOUR_NAMES, PHRASES, WHERE, number
-from realtime.captioner.scene import BRIGHT, BUSY, DARK, STILL, SceneFacts, analysis_copy, measure, motion_between
+from realtime.captioner.scene import BRIGHT, BUSY, DARK, MOVING, STILL, SceneFacts, analysis_copy, measure
 from realtime.captioner.service import Observation
 
 STYLE_EVERY = 3  # mention the style about every third line (and whenever there is little else to say)
 REPEAT_WINDOW_S = 60.0  # no phrasing is repeated within this much video time
 MAX_COUNT = 6  # more faces than this are "a bunch", not a number the detector would get right
+MAX_CLAUSES = 4  # a line is read in a few seconds: optional clauses beyond this are left out
+GESTURE_KEYS = {"open": "open_hand", "thumbs_up": "thumbs_up", "pointing": "pointing", "wave": "wave",
+                "hand_up": "hand_up"}
+
+
+@dataclass
+class Clause:
+    """A planned piece of a line: a PHRASES key, its fields, and whether it may be left out."""
+
+    key: str
+    optional: bool = False
+    fields: dict[str, object] = field(default_factory=dict)
 
 
 class OfflineNarrator:
@@ -40,34 +55,44 @@ class OfflineNarrator:
         self.previous: SceneFacts | None = None
         self._used: dict[str, float] = {}  # template -> video time it was last said
         self._now = 0.0
+        self._last_gesture = ""
         self._pool = detector_process(idle_priority) if separate_process else None
 
     def describe(self, observation: Observation) -> str | None:
-        motion = observation.motion
-        if observation.scene_changed:  # across a cut, frame differences are not movement
-            motion = None
-        elif motion is None and observation.previous is not None:
-            motion = motion_between(observation.previous, observation.image)
         changed = observation.scene_changed and not observation.first
+        # across a cut, the frame before says nothing about motion or waves in this one
+        previous = None if observation.scene_changed else observation.previous
         if self._pool is None:
-            facts = measure(observation.image, motion, changed, observation.style_name)
-        else:  # send the small analysis copy, not the full frame
-            facts = self._pool.submit(measure, analysis_copy(observation.image), motion, changed,
+            facts = measure(observation.image, previous, changed, observation.style_name)
+        else:  # send the small analysis copies, not the full frames
+            facts = self._pool.submit(measure, analysis_copy(observation.image),
+                                      None if previous is None else analysis_copy(previous), changed,
                                       observation.style_name).result()
         if observation.first:
             self.previous = None
-        return self.compose(facts, observation.pts)
+        return self.compose(facts, observation.pts) or None
 
     def compose(self, facts: SceneFacts, pts: float | None = None) -> str:
-        """One line about `facts` at video time `pts` (default: 4 s after the previous line)."""
+        """One line about `facts` at video time `pts` (default: 4 s after the previous line); '' when the scene
+        is the one of the last line and nothing in it is worth saying again.
+
+        Clauses are planned first (what changed, who, what a hand does, how they look, one remark, the style)
+        and said in that order up to MAX_CLAUSES; optional ones whose phrasings were all used lately drop out."""
         self._now = self._now + 4.0 if pts is None else pts
-        clauses = [c for c in (self._opener(facts), *self._subjects(facts)) if c]
-        remark = self._remark(facts, bool(clauses))
-        if remark:
-            clauses.append(remark)
-        if facts.style and (len(clauses) < 2 or self.lines % STYLE_EVERY == STYLE_EVERY - 1):
-            clauses.append(self._say("style", optional=bool(clauses), style=facts.style))
-        clauses = [c for c in clauses if c] or [self._say("nothing")]
+        plan = [*self._opener(facts), *self._subjects(facts), *self._hands(facts)]
+        plan += self._remark(facts, has_subject=bool(plan))
+        new_view = self.previous is None or facts.scene_changed
+        if facts.style and (len(plan) < 2 or self.lines % STYLE_EVERY == STYLE_EVERY - 1):
+            plan.append(Clause("style", optional=bool(plan) or not new_view, fields={"style": facts.style}))
+        clauses: list[str] = []
+        for clause in plan:
+            if len(clauses) >= MAX_CLAUSES and clause.optional:
+                continue
+            said = self._say(clause.key, clause.optional, **clause.fields)
+            if said:
+                clauses.append(said)
+        if not clauses and new_view:
+            clauses = [self._say("nothing")]
         self.previous = facts
         self.lines += 1
         return ("" if self.lang == "zh" else " ").join(clauses)
@@ -85,59 +110,81 @@ class OfflineNarrator:
         fields.update({k.capitalize(): str(v)[:1].upper() + str(v)[1:] for k, v in fields.items()})
         return template.format(**fields)
 
-    def _opener(self, facts: SceneFacts) -> str:
-        return self._say("scene_change") if facts.scene_changed else ""
+    def _opener(self, facts: SceneFacts) -> list[Clause]:
+        return [Clause("scene_change")] if facts.scene_changed else []
 
-    def _subjects(self, facts: SceneFacts) -> list[str]:
+    def _subjects(self, facts: SceneFacts) -> list[Clause]:
         """Who is there, said as what changed when the scene is the same as the last line's."""
         n, before = len(facts.faces), self.previous
         same_scene = before is not None and not facts.scene_changed
         if same_scene and n == 0 and before.faces:
-            return [self._say("gone")]
+            return [Clause("gone")]
         if n == 0:
             return []
         where = facts.where(facts.faces[0])
         out = []
         if same_scene and n > len(before.faces):
-            out.append(self._say("joined"))
+            out.append(Clause("joined"))
         elif same_scene and 0 < n < len(before.faces):
-            out.append(self._say("left_some"))
+            out.append(Clause("left_some"))
         elif same_scene and n == len(before.faces) == 1 and where and before.where(before.faces[0]) not in ("", where):
-            out.append(self._say("moved_at", where=WHERE[self.lang][where]))
+            out.append(Clause("moved_at", fields={"where": WHERE[self.lang][where]}))
         if not out or n > 1:
             out.append(self._people(facts, where))
         size = facts.size(max(facts.faces, key=lambda b: b.w))
-        if size:
-            out.append(self._say(size, optional=True))
         if facts.smiles:
-            out.append(self._say("smile_one", optional=True) if facts.smiles == 1 or n == 1
-                       else self._say("smile_many", optional=True, n=number(facts.smiles, self.lang)))
+            out.append(Clause("smile_one", optional=True) if facts.smiles == 1 or n == 1
+                       else Clause("smile_many", optional=True, fields={"n": number(facts.smiles, self.lang)}))
+        if facts.facing and (not same_scene or before.facing != facts.facing):
+            out.append(Clause(f"facing_{facts.facing}", optional=True))
+        if size:
+            out.append(Clause(size, optional=True))
         return out
 
-    def _people(self, facts: SceneFacts, where: str) -> str:
+    def _hands(self, facts: SceneFacts) -> list[Clause]:
+        """What a hand does, said when it is new in this scene (a wave is always worth a word)."""
+        gesture = facts.gesture
+        if gesture == "open" and any(hand.raised for hand in facts.hands):
+            gesture = "hand_up"
+        same_scene = self.previous is not None and not facts.scene_changed
+        repeated = same_scene and gesture != "wave" and self._last_gesture == gesture
+        self._last_gesture = gesture
+        if not gesture or repeated:
+            return []
+        return [Clause(GESTURE_KEYS.get(gesture, gesture), optional=gesture != "wave")]
+
+    def _people(self, facts: SceneFacts, where: str) -> Clause:
         n = len(facts.faces)
         if n == 1:
-            return self._say("face_one_at", where=WHERE[self.lang][where]) if where else self._say("face_one")
-        return self._say("face_many", n=number(n, self.lang) if n <= MAX_COUNT else ("好多" if self.lang == "zh" else "lots of"))
+            return Clause("face_one_at", fields={"where": WHERE[self.lang][where]}) if where else Clause("face_one")
+        many = number(n, self.lang) if n <= MAX_COUNT else ("好多" if self.lang == "zh" else "lots of")
+        return Clause("face_many", fields={"n": many})
 
-    def _remark(self, facts: SceneFacts, has_subject: bool) -> str:
-        """At most one remark about light, motion or a notable colour: the first that is sure and fresh."""
+    def _remark(self, facts: SceneFacts, has_subject: bool) -> list[Clause]:
+        """At most one remark about light, the camera, motion, sky or a notable colour: the first that is sure
+        and fresh. Sky and colour are said when the scene is new to the narration (they do not change)."""
         candidates = []
         if facts.brightness < DARK:
             candidates.append(("dark", {}))
         elif facts.brightness > BRIGHT:
             candidates.append(("bright", {}))
-        if facts.motion is not None and (facts.motion >= BUSY or facts.motion <= STILL):
-            candidates.append(("busy" if facts.motion >= BUSY else "still", {}))
-        if facts.colour:
+        if facts.camera_moving:
+            candidates.append(("camera_moving", {}))
+        elif facts.motion is not None and facts.motion >= MOVING:
+            candidates.append(("busy" if facts.motion >= BUSY else "moving", {}))
+        elif facts.motion is not None and facts.motion <= STILL:
+            candidates.append(("still", {}))
+        new_view = self.previous is None or facts.scene_changed
+        if facts.sky and new_view:
+            candidates.append(("sky", {}))
+        if facts.colour and new_view:
             candidates.append(("colour", {"colour": COLOUR_NAMES[self.lang].get(facts.colour, facts.colour)}))
-        elif facts.monochrome and not has_subject:
+        elif facts.monochrome and not has_subject and new_view:
             candidates.append(("monochrome", {}))
-        for key, fields in candidates:
-            line = self._say(key, optional=True, **fields)
-            if line:
-                return line
-        return ""
+        for key, fields in candidates:  # the first with a phrasing left (checked without using it up)
+            if any(self._now - self._used.get(t, -1e9) >= REPEAT_WINDOW_S for t in PHRASES[self.lang][key]):
+                return [Clause(key, optional=True, fields=fields)]
+        return []
 
 
 @functools.lru_cache(maxsize=2)

@@ -1,7 +1,7 @@
 """Spoken-style sentence pieces, English and Chinese, several ways to say each measured fact.
 
-Rules the tests and bench/narration.py hold us to: only the face/people keys mention people, and a
-template claims exactly what its key says (a 'still' line never sounds like movement, and so on).
+Rules the tests and bench/narration.py hold us to: only the face/people keys mention people (hand keys talk
+about the hand, which may be all that is in the shot), and a template claims exactly what its key says (a 'still' line never sounds like movement, and so on).
 Keys ending in _at take a {where}; the narrator uses the plain key when the position is not clear.
 """
 from __future__ import annotations
@@ -24,6 +24,17 @@ PHRASES: dict[str, dict[str, list[str]]] = {
         "far": ["Pretty far from the camera, though.", "A bit far away.", "Kinda far off in the shot."],
         "smile_one": ["And that's a lovely smile!", "Someone's smiling, love it.", "Big smile there!"],
         "smile_many": ["{N} smiles, how nice!", "Everybody's smiling, love that.", "So many smiles!"],
+        "facing_camera": ["Eyes on the camera, nice.", "Looking right at us!", "Straight into the lens!"],
+        "facing_away": ["Looking off to the side.", "Head turned away for a sec.", "Not looking at the camera right now."],
+        "wave": ["And a wave, hello back!", "Waving at us, hi!", "Oh, a little wave, how sweet!"],
+        "thumbs_up": ["Thumbs up, love it!", "A big thumbs up there!", "Thumbs up, nice!"],
+        "pointing": ["Pointing at something, what is it?", "Ooh, pointing over there.", "A finger pointing the way."],
+        "hand_up": ["A hand up in the air!", "Hand raised, hi there!", "Up goes a hand!"],
+        "open_hand": ["I see an open hand.", "A hand, fingers spread out.", "There's a hand right there."],
+        "camera_moving": ["The camera's on the move.", "Camera's drifting along.", "Slow camera move, nice."],
+        "sky": ["Nice blue sky up there.", "Look at that blue sky!", "Clear blue sky, lovely."],
+        "moving": ["Things are moving around.", "A bit of movement here and there.", "Stuff's on the move.",
+                   "Some movement going on."],
         "busy": ["Lots of movement going on.", "Things are moving fast!", "Pretty busy, everything's moving.",
                  "Wow, so much action right now."],
         "still": ["Everything's nice and still.", "Very calm, hardly anything moves.", "Not much moving right now.",
@@ -52,6 +63,16 @@ PHRASES: dict[str, dict[str, list[str]]] = {
         "far": ["不过离镜头挺远的。", "站得有点远。", "在挺远的地方。"],
         "smile_one": ["而且笑得挺开心的！", "有人在笑呢，真好。", "笑容好灿烂！"],
         "smile_many": ["{n}个人都在笑，真好！", "大家都笑得好开心。"],
+        "facing_camera": ["正看着镜头呢。", "直视镜头，很有范儿。", "在看镜头哦。"],
+        "facing_away": ["在往旁边看。", "头转开了。", "没在看镜头。"],
+        "wave": ["在挥手呢，你好！", "挥挥手，打招呼呢！", "哇，在招手，嗨！"],
+        "thumbs_up": ["点了个赞！", "竖起大拇指，棒！", "比了个赞呢。"],
+        "pointing": ["在指着什么呢？", "伸手指了一下那边。", "手指着那边呢。"],
+        "hand_up": ["举起手来了！", "有只手举得高高的。", "手举起来了，嗨！"],
+        "open_hand": ["我看到一只张开的手。", "一只手，五指张开。", "这里有只手。"],
+        "camera_moving": ["镜头在移动。", "镜头在慢慢推。", "在运镜呢。"],
+        "sky": ["天好蓝啊。", "蓝天真漂亮。", "头顶一片蓝天。"],
+        "moving": ["有东西在动。", "画面里有点动静。", "能看到些移动。", "有些东西在移动。"],
         "busy": ["动作好多，挺热闹的。", "画面动得很厉害。", "好多东西在动。", "哇，动静好大。"],
         "still": ["画面很安静，几乎不动。", "挺平静的，没什么动静。", "一切都静悄悄的。", "稳稳的，不怎么动。"],
         "dark": ["光线挺暗的。", "有点暗，看不太清。", "灯光很暗，氛围感拉满。", "好暗啊。"],

@@ -1,4 +1,5 @@
-"""Measure a frame: the faces BlazeFace is sure of and where, smiles, light, notable colour and motion.
+"""Measure a frame: the faces BlazeFace is sure of, where they are and where they look, smiles, hands and
+gestures, light, blue sky, notable colour, and motion (the camera's own, and things moving in the picture).
 
 Everything the offline narrator says comes from a `SceneFacts`; nothing is guessed.
 """
@@ -9,19 +10,29 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from realtime.captioner.blazeface import load_face_detector, weighted_nms
+from realtime.captioner.blazeface import FACE, Detection, detections_from_rows, load_blaze, weighted_nms
 from realtime.captioner.cascade import Box, load_detector
+from realtime.captioner.hands import Hand, find_hands
 
 ANALYSIS_WIDTH = 320  # detectors run on a copy this wide: faces down to ~5% of the frame width
 DARK, BRIGHT = 0.22, 0.72  # mean luma (0..1) thresholds
-STILL, BUSY = 0.008, 0.06  # mean |grey difference| (0..1) between frames 0.2 s apart; in between: not said
 FACE_SCORE = 0.8  # BlazeFace confidence below which a face is not mentioned (0.6-0.8 hits apples and oranges)
 SMILE_NEIGHBOURS = 20  # Haar smile votes inside a found face: high, so only clear smiles count
 CLOSE_UP, FAR = 0.3, 0.07  # face width / frame width: a close-up, or someone far away
+# head turn: nose offset from between the eyes, in eye distances. Frontal faces on the labelled set stay
+# under 0.12, faces turned to a side are over 0.5; in between nothing is said.
+FACING_CAMERA, FACING_AWAY = 0.15, 0.45
 # hue ranges (OpenCV hue 0..180) -> colour names; red wraps around
 HUES = [(0, 8, "red"), (8, 22, "orange"), (22, 34, "yellow"), (34, 85, "green"), (85, 100, "teal"),
         (100, 130, "blue"), (130, 150, "purple"), (150, 170, "pink"), (170, 181, "red")]
 NOTABLE_COLOUR = 0.35  # a colour is worth a remark when this share of the *whole* frame is that vivid colour
+# motion between two frames MOTION_GAP_S (service.py) apart, at ANALYSIS_WIDTH:
+CAMERA_SHIFT = 1.5  # px: the background moved the frame's corners this far together -> the camera moves
+CHANGED_LEVEL = 20  # grey levels: a pixel changed (camera noise and compression stay well under this)
+# share of pixels changed (after following the camera): still below STILL, some movement from MOVING (people
+# walking across a street: 0.018-0.030 on vtest), busy from BUSY; between STILL and MOVING nothing is said
+STILL, MOVING, BUSY = 0.002, 0.008, 0.05
+SKY_SHARE = 0.6  # blue sky: this share of the top quarter is smooth, light blue
 
 
 @dataclass
@@ -31,10 +42,15 @@ class SceneFacts:
     width: int
     faces: list[Box] = field(default_factory=list)
     smiles: int = 0
+    facing: str = ""  # the main face: 'camera' (looking into the lens), 'away' (head turned), '' (not clear)
+    hands: list[Hand] = field(default_factory=list)
+    waving: bool = False  # a raised open hand moved sideways against a still background
     brightness: float = 0.5  # mean luma 0..1
     colour: str = ""  # one vivid colour that fills much of the frame, else ''
     monochrome: bool = False  # a black-and-white picture
-    motion: float | None = None  # None: no earlier frame to compare with
+    sky: bool = False  # clear blue sky across the top of the picture
+    motion: float | None = None  # share of pixels that changed, the camera's own motion taken out; None: unknown
+    camera_moving: bool | None = None  # the whole background shifted together; None: could not tell
     scene_changed: bool = False
     style: str = ""
 
@@ -52,6 +68,14 @@ class SceneFacts:
     def people(self) -> int:
         return len(self.faces)
 
+    @property
+    def gesture(self) -> str:
+        """What the hands do, most telling first: 'wave', 'thumbs_up', 'pointing', 'open', or ''."""
+        if self.waving:
+            return "wave"
+        gestures = {hand.gesture for hand in self.hands}
+        return next((g for g in ("thumbs_up", "pointing", "open") if g in gestures), "")
+
 
 def analysis_copy(image: np.ndarray) -> np.ndarray:
     """A small RGB copy (ANALYSIS_WIDTH wide) to measure on."""
@@ -61,24 +85,58 @@ def analysis_copy(image: np.ndarray) -> np.ndarray:
     return cv2.resize(image, (ANALYSIS_WIDTH, max(1, round(h * ANALYSIS_WIDTH / w))), interpolation=cv2.INTER_AREA)
 
 
-def find_faces(rgb: np.ndarray) -> list[Box]:
-    """Faces BlazeFace is sure of (FACE_SCORE), left to right; [] when its model is not installed.
+def views(width: int, height: int) -> list[tuple[int, int]]:
+    """(left, right) columns the face detector looks at: the whole frame, and for a wide frame also three
+    overlapping squares. Whole, a 16:9 frame letterboxed into the detector's small square loses far faces;
+    squares alone cut a centred close-up in two."""
+    if width < 1.3 * height:
+        return [(0, width)]
+    return [(0, width)] + [(x, x + height) for x in (0, (width - height) // 2, width - height)]
 
-    A wide frame is looked at as two overlapping squares (left and right): letterboxed whole, a 16:9
-    frame would waste 44% of the detector's small input and lose faces that are far away."""
-    detector = load_face_detector()
+
+def _cut_by_view(find: Detection, view: tuple[int, int], width: int) -> bool:
+    """Whether a find touches a view's edge that is inside the frame (so it may be half a face)."""
+    return (view[0] > 0 and find.box.x <= view[0] + 2) or (view[1] < width and find.box.x + find.box.w >= view[1] - 2)
+
+
+def _inside_share(a: Box, b: Box) -> float:
+    """The share of box a that lies inside box b."""
+    w = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
+    h = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
+    return max(0, w) * max(0, h) / max(1, a.w * a.h)
+
+
+def find_faces(rgb: np.ndarray) -> list[Detection]:
+    """Faces BlazeFace is sure of (FACE_SCORE), left to right; [] when its model is not installed."""
+    detector = load_blaze(FACE)
     if detector is None:
         return []
     h, w = rgb.shape[:2]
-    offsets = [0, w - h] if w >= 1.3 * h else [0]
-    found = [(Box(b.x + x, b.y, b.w, b.h), score) for x in offsets
-             for b, score in detector(rgb if len(offsets) == 1 else rgb[:, x:x + h])]
-    if len(offsets) > 1 and found:
-        corners = np.array([[b.x, b.y, b.x + b.w, b.y + b.h] for b, _ in found], np.float32)
-        merged = weighted_nms(corners, np.array([score for _, score in found], np.float32))
-        found = [(Box(round(x1), round(y1), round(x2 - x1), round(y2 - y1)), score)
-                 for (x1, y1, x2, y2), score in merged]
-    return sorted((box for box, score in found if score >= FACE_SCORE), key=lambda b: b.x)
+    finds: list[tuple[Detection, bool]] = []
+    for view in views(w, h):
+        for d in detector(rgb[:, view[0]:view[1]]):
+            moved = Detection(Box(d.box.x + view[0], d.box.y, d.box.w, d.box.h), d.score, d.keypoints + [view[0], 0])
+            finds.append((moved, _cut_by_view(moved, view, w)))
+    # a find cut by a square's inner edge is dropped when another find holds most of it (one face, not two)
+    kept = [d for d, cut in finds if not cut or not any(
+        other is not d and _inside_share(d.box, other.box) > 0.5 for other, _ in finds)]
+    if not kept:
+        return []
+    rows = np.array([[d.box.x, d.box.y, d.box.x + d.box.w, d.box.y + d.box.h, *d.keypoints.ravel()] for d in kept],
+                    np.float32)
+    merged = detections_from_rows(weighted_nms(rows, np.array([d.score for d in kept], np.float32)), w, h)
+    return sorted((d for d in merged if d.score >= FACE_SCORE), key=lambda d: d.box.x)
+
+
+def facing(face: Detection) -> str:
+    """'camera', 'away' or '' from BlazeFace's eye and nose keypoints (how far the nose is off centre)."""
+    right_eye, left_eye, nose = face.keypoints[:3]
+    eyes = float(np.linalg.norm(left_eye - right_eye))
+    if eyes < 4:  # too small to judge
+        return ""
+    axis = (left_eye - right_eye) / eyes
+    offset = abs(float(np.dot(nose - (left_eye + right_eye) / 2, axis))) / eyes
+    return "camera" if offset <= FACING_CAMERA else "away" if offset >= FACING_AWAY else ""
 
 
 def is_smiling(grey: np.ndarray, face: Box) -> bool:
@@ -102,20 +160,91 @@ def colour_summary(rgb: np.ndarray) -> tuple[str, bool]:
     return (name if best >= NOTABLE_COLOUR else ""), False
 
 
-def measure(image: np.ndarray, motion: float | None = None, scene_changed: bool = False,
+def blue_sky(rgb: np.ndarray) -> bool:
+    """Clear sky across the top: most of the top quarter is smooth, saturated blue (grey clouds, night skies,
+    leaves, walls and text are not). Overcast skies on the labelled set have saturation 50-60, clear ones 200+."""
+    top = np.ascontiguousarray(rgb[: max(4, rgb.shape[0] // 4)])
+    hue, sat, val = cv2.split(cv2.cvtColor(top, cv2.COLOR_RGB2HSV))
+    grey = cv2.GaussianBlur(cv2.cvtColor(top, cv2.COLOR_RGB2GRAY), (3, 3), 0)
+    smooth = np.abs(cv2.Laplacian(grey, cv2.CV_16S)) < 6
+    sky = (hue >= 95) & (hue <= 125) & (sat >= 90) & (val >= 110) & smooth
+    return float(sky.mean()) >= SKY_SHARE
+
+
+def motion_facts(previous: np.ndarray, current: np.ndarray, ignore: list[Box]) -> tuple[float, bool | None]:
+    """(share of pixels that changed, whether the camera moved) between two same-size RGB analysis copies.
+
+    Corners outside `ignore` (faces, hands) are tracked from `previous` to `current` and fitted with one
+    shift + zoom + turn (RANSAC): when most of them follow it and it moves the frame's corners by CAMERA_SHIFT
+    or more, the camera moved (a pan, a zoom, a handheld drift), and the change is measured after following
+    it, so a pan over a still scene is not "lots of movement"."""
+    a = cv2.GaussianBlur(cv2.cvtColor(previous, cv2.COLOR_RGB2GRAY), (5, 5), 0)
+    b = cv2.GaussianBlur(cv2.cvtColor(current, cv2.COLOR_RGB2GRAY), (5, 5), 0)
+    h, w = a.shape
+    mask = np.full(a.shape, 255, np.uint8)
+    for box in ignore:
+        mask[box.y:box.y + box.h, box.x:box.x + box.w] = 0
+    corners = cv2.goodFeaturesToTrack(a, 150, 0.01, 6, mask=mask)
+    camera, warp, margin = None, None, 2
+    if corners is not None and len(corners) >= 12:
+        moved, status, _ = cv2.calcOpticalFlowPyrLK(a, b, corners, None, winSize=(15, 15), maxLevel=3)
+        ok = status.ravel() == 1
+        if ok.sum() >= 12:
+            warp, inliers = cv2.estimateAffinePartial2D(corners[ok], moved[ok], method=cv2.RANSAC,
+                                                        ransacReprojThreshold=1.0)
+        if warp is not None and float(inliers.mean()) >= 0.6:
+            frame_corners = np.float32([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]])
+            shift = float(np.abs(frame_corners @ warp.T - frame_corners[:, :2]).max())
+            camera = shift >= CAMERA_SHIFT if shift >= CAMERA_SHIFT or shift < CAMERA_SHIFT / 3 else None
+            margin += int(np.ceil(shift))  # edges the camera brought into view are not "movement"
+    if camera:
+        a = cv2.warpAffine(a, warp, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    changed = np.abs(a.astype(np.int16) - b)[margin:-margin, margin:-margin] > CHANGED_LEVEL
+    return float(changed.mean()) if changed.size else 0.0, camera
+
+
+def measure(image: np.ndarray, previous: np.ndarray | None = None, scene_changed: bool = False,
             style: str = "") -> SceneFacts:
-    """All facts about one HxWx3 uint8 RGB frame; `motion` comes from the caller's frame difference."""
+    """All facts about one HxWx3 uint8 RGB frame. `previous`: the frame about MOTION_GAP_S earlier (any size;
+    None across a cut), for motion and waves."""
     rgb = analysis_copy(image)
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    facts = SceneFacts(width=rgb.shape[1], motion=motion, scene_changed=scene_changed, style=style)
+    facts = SceneFacts(width=rgb.shape[1], scene_changed=scene_changed, style=style)
     facts.brightness = float(grey.mean()) / 255.0
     facts.colour, facts.monochrome = colour_summary(rgb)
+    facts.sky = blue_sky(rgb)
+    before = None
+    if previous is not None:
+        before = analysis_copy(previous)
+        if before.shape != rgb.shape:
+            before = cv2.resize(before, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_AREA)
     if facts.brightness < 0.06:  # too dark for any detector to be trusted
+        if before is not None:
+            facts.motion, facts.camera_moving = motion_facts(before, rgb, [])
         return facts
-    facts.faces = find_faces(rgb)
+    faces = find_faces(rgb)
+    facts.faces = [face.box for face in faces]
+    if faces:
+        facts.facing = facing(max(faces, key=lambda d: d.box.w))
     equalised = cv2.equalizeHist(grey)
     facts.smiles = sum(is_smiling(equalised, face) for face in facts.faces)
+    facts.hands = find_hands(rgb)
+    if before is not None:
+        facts.motion, facts.camera_moving = motion_facts(before, rgb, facts.faces + [h.box for h in facts.hands])
+        facts.waving = facts.camera_moving is False and any(
+            is_wave(hand, find_hands(before)) for hand in facts.hands if hand.gesture == "open" and hand.raised)
     return facts
+
+
+def is_wave(hand: Hand, earlier: list[Hand]) -> bool:
+    """A raised open hand that moved sideways (a quarter of its size or more, more across than up or down)
+    since the earlier frame; the caller has checked that the camera held still."""
+    if not earlier:
+        return False
+    centre = hand.joints.mean(0)
+    before = min(earlier, key=lambda e: float(np.linalg.norm(e.joints.mean(0) - centre)))
+    dx, dy = np.abs(centre - before.joints.mean(0))
+    return bool(dx >= 0.25 * hand.size and dx > 1.5 * dy and np.linalg.norm(centre - before.joints.mean(0)) < 2 * hand.size)
 
 
 THUMB_SIZE = (64, 36)  # (w, h) grey thumbnail for scene change and motion: ~2k pixels, microseconds
@@ -130,11 +259,6 @@ def thumbnail(image: np.ndarray) -> np.ndarray:
 def frame_difference(a: np.ndarray, b: np.ndarray) -> float:
     """Mean absolute difference (0..1) of two thumbnails: motion between nearby frames, or a scene change."""
     return float(np.mean(np.abs(a - b)))
-
-
-def motion_between(previous: np.ndarray, current: np.ndarray) -> float:
-    """Mean |grey difference| (0..1) of two HxWx3 uint8 RGB frames at thumbnail size."""
-    return frame_difference(thumbnail(previous), thumbnail(current))
 
 
 def colour_histogram(image: np.ndarray) -> np.ndarray:

@@ -36,6 +36,12 @@ SCENE_CHANGE = 0.12
 CUT_OVER_MOTION = 4.0
 HISTOGRAM_CHANGE = 0.45  # Bhattacharyya distance of hue/saturation histograms
 MOTION_GAP_S = 0.2  # motion is measured against the frame about this long before (video seconds)
+# A dissolve (a cross-fade between two shots): over DISSOLVE_S the picture changed by SCENE_CHANGE, the
+# frame half-way is the average of the two ends (a pan or a zoom is not: its middle is a third picture),
+# and the last MOTION_GAP_S changed little (the fade is over, so the line describes the new shot).
+DISSOLVE_S = 1.0
+DISSOLVE_BLEND = 0.4  # |middle - average of the ends| / |end - start| at most
+DISSOLVE_SETTLED = 0.2  # change over the last MOTION_GAP_S / change over DISSOLVE_S at most
 LIVE_MIN_GAP_S = 0.5  # live, cuts closer than this (a flicker, a flash) get one line, not one each
 HOLD_S = 1.0  # a line stays this long past the next due line, so lines follow each other without gaps
 KEEP_CAPTIONS = 64
@@ -112,6 +118,7 @@ class CaptionService:
         self._new_frame = threading.Event()
         self._stop = threading.Event()
         self._history: collections.deque[tuple[float, np.ndarray, np.ndarray]] = collections.deque(maxlen=32)
+        self._thumbs: collections.deque[tuple[float, np.ndarray]] = collections.deque(maxlen=256)  # for dissolves
         self._last_caption: float | None = None  # pts of the last narrated frame
         self._previous: tuple[float, tuple[int, ...], np.ndarray, np.ndarray] | None = None  # pts, shape, thumb, hist
         self._changes: collections.deque[float] = collections.deque(maxlen=8)  # recent look-to-look differences
@@ -200,6 +207,8 @@ class CaptionService:
         if self._last_caption is not None:
             since = frame.pts - self._last_caption
             due = since < 0 or since >= self.every_s  # (< 0: the source restarted its clock)
+            if due and since >= 0 and since < self.every_s + DISSOLVE_S and self._changing_fast(frame.pts, thumb):
+                due = False  # mid-dissolve or a whip pan: a line now would describe a blur; wait up to 1 s
             cut_due = self._cut_pending and (self.in_step or since >= LIVE_MIN_GAP_S)
             if not (due or cut_due):
                 return
@@ -208,20 +217,50 @@ class CaptionService:
         self._narrate(observation)
 
     def _is_cut(self, frame: Frame) -> bool:
-        """Whether `frame` starts a new scene: a jump in the picture, a new picture size, or the clock going back
-        (a new file or photo). Updates the look-to-look state."""
+        """Whether `frame` starts a new scene: a jump in the picture, the end of a dissolve, a new picture size,
+        or the clock going back (a new file or photo). Updates the look-to-look state."""
         thumb, hist = thumbnail(frame.image), colour_histogram(frame.image)
         before, self._previous = self._previous, (frame.pts, frame.image.shape, thumb, hist)
-        if before is None:
-            return False
-        if before[1] != frame.image.shape or frame.pts < before[0]:
-            return True
+        if before is None or before[1] != frame.image.shape or frame.pts < before[0]:
+            self._thumbs.clear()
+            self._thumbs.append((frame.pts, thumb))
+            return before is not None
         change = frame_difference(thumb, before[2])
         usual = float(np.median(self._changes)) if self._changes else 0.0
         self._changes.append(change)
-        if change >= self.scene_change and change >= CUT_OVER_MOTION * usual:
-            return True
-        return change >= self.scene_change / 2 and histogram_distance(hist, before[3]) >= HISTOGRAM_CHANGE
+        if (change >= self.scene_change and change >= CUT_OVER_MOTION * usual) or (
+                change >= self.scene_change / 2 and histogram_distance(hist, before[3]) >= HISTOGRAM_CHANGE):
+            cut = True
+        else:
+            cut = self._dissolve_ended(frame.pts, thumb)
+        if cut:
+            self._thumbs.clear()
+        self._thumbs.append((frame.pts, thumb))
+        return cut
+
+    def _thumb_at(self, pts: float) -> np.ndarray | None:
+        """The kept thumbnail nearest to video time `pts`, if one is within a look of it."""
+        if not self._thumbs:
+            return None
+        near_pts, near = min(self._thumbs, key=lambda t: abs(t[0] - pts))
+        return near if abs(near_pts - pts) <= max(self.look_every_s, 0.1) else None
+
+    def _changing_fast(self, pts: float, thumb: np.ndarray) -> bool:
+        """Whether the picture changed by half a cut within the last DISSOLVE_S / 2."""
+        earlier = self._thumb_at(pts - DISSOLVE_S / 2)
+        return earlier is not None and frame_difference(thumb, earlier) >= self.scene_change / 2
+
+    def _dissolve_ended(self, pts: float, thumb: np.ndarray) -> bool:
+        """Whether a cross-fade into another shot ended at `pts` (see DISSOLVE_S)."""
+        start, middle, recent = (self._thumb_at(pts - DISSOLVE_S), self._thumb_at(pts - DISSOLVE_S / 2),
+                                 self._thumb_at(pts - MOTION_GAP_S))
+        if start is None or middle is None or recent is None:
+            return False
+        total = frame_difference(thumb, start)
+        if total < self.scene_change:
+            return False
+        blend = frame_difference(middle, (start + thumb) / 2)
+        return blend <= DISSOLVE_BLEND * total and frame_difference(thumb, recent) <= DISSOLVE_SETTLED * total
 
     def _end_active(self, pts: float) -> None:
         """Cut the line on screen short at `pts` (the subtitle files end it where the next line starts)."""
