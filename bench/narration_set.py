@@ -2,7 +2,8 @@
 
 The committed set is small downscaled copies (longest side 400 px) of photos from scikit-image's data
 folder (in the venv), Debian's `darknet` package (data/) and Debian's `opencv-doc` (examples/data/),
-plus 3 s of `vtest.avi` (real street footage, opencv-doc) for motion. Labels are in labels.json, written
+plus 3 s and 12 s of `vtest.avi` (real street footage, opencv-doc) for motion, and OpenCV's documentation
+photo of an open hand (opencv4/html/handSrc.jpg) for hands and gestures. Labels are in labels.json, written
 by hand after looking at each picture; sources and licences are in bench/narration_set/SOURCES.md.
 
     apt-get update && apt-get download darknet opencv-doc
@@ -29,6 +30,7 @@ OPENCV = ["messi5.jpg", "baboon.jpg", "HappyFish.jpg", "squirrel_cls.jpg", "butt
           "chicky_512.png", "board.jpg", "smarties.png", "leuvenA.jpg", "box_in_scene.png", "left.jpg",
           "licenseplate_motion.jpg", "ela_original.jpg", "aloeL.jpg", "rubberwhale1.png", "pca_test1.jpg"]
 VTEST_FRAMES = [0, 300, 600]
+HAND = "usr/share/doc/opencv-doc/opencv4/html/handSrc.jpg"
 
 
 def small(rgb: np.ndarray) -> np.ndarray:
@@ -44,9 +46,10 @@ def save(name: str, rgb: np.ndarray) -> None:
                 [cv2.IMWRITE_JPEG_QUALITY, 88])
 
 
-def save_clip(video: Path, name: str, seconds: float = 3.0) -> None:
-    """The first `seconds` of `video`, 320 px wide, H.264 at its own frame rate."""
+def save_clip(video: Path, name: str, seconds: float = 3.0, start_frame: int = 0) -> None:
+    """`seconds` of `video` from `start_frame`, 320 px wide, H.264 at its own frame rate."""
     capture = cv2.VideoCapture(str(video))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, start_frame)
     fps = capture.get(cv2.CAP_PROP_FPS) or 10.0
     with av.open(str(OUT / f"{name}.mp4"), "w") as out:
         stream = out.add_stream("libx264", rate=round(fps), options={"crf": "28"})
@@ -79,6 +82,8 @@ def main() -> None:
         capture.set(cv2.CAP_PROP_POS_FRAMES, index)
         save(f"cv_vtest_{index}", capture.read()[1][..., ::-1])
     save_clip(data / "vtest.avi", "vtest_3s")
+    save_clip(data / "vtest.avi", "vtest_street_12s", seconds=12.0, start_frame=400)
+    save("cv_hand", cv2.imread(str(args.packages / HAND))[..., ::-1])
 
 
 if __name__ == "__main__":

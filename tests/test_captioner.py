@@ -323,3 +323,70 @@ def test_live_cut_gets_a_fresh_line_within_a_second() -> None:
     after = [c for c in service.captions if c.start >= 1.5]
     assert after and after[0].start - 1.5 < 1.0 and mentions(PEOPLE, "en", after[0].text), service.captions
     assert all(c.end <= after[0].start + 1e-9 for c in service.captions if c.start < 1.5)
+
+
+# --- what the detectors see, on real photos ---------------------------------------------------
+
+def in_wide_frame(picture: np.ndarray, centre_x: float, height_share: float) -> np.ndarray:
+    from bench.narration import wide_frame
+
+    return wide_frame(picture, centre_x, height_share)
+
+
+@pytest.mark.parametrize("centre_x, where", [(0.2, "left"), (0.5, "centre"), (0.8, "right")])
+def test_faces_in_wide_frames_from_close_up_to_far(centre_x: float, where: str) -> None:
+    """A 16:9 frame is looked at whole and as three squares: a centred close-up is not cut in two, and a far
+    face (the astronaut at 45% of the frame's height: her face ~5% of its width) is still found."""
+    close = measure(in_wide_frame(astronaut()[30:190, 180:340], centre_x, 1.0))
+    assert len(close.faces) == 1 and close.size(close.faces[0]) == "close", close.faces  # (it fills the height,
+    # so it cannot sit far to a side: where it is, is checked on the far face)
+    far = measure(in_wide_frame(astronaut(), centre_x, 0.45))
+    assert len(far.faces) == 1 and far.where(far.faces[0]) == where and far.size(far.faces[0]) == "far", far.faces
+
+
+def test_blue_sky_is_clear_sky_only() -> None:
+    sky = [measure(cv2.cvtColor(cv2.imread(str(SET / f"{name}.jpg")), cv2.COLOR_BGR2RGB)).sky
+           for name in ("cv_home", "dk_horses", "dk_kite", "sk_rocket", "cv_leuvenA")]
+    assert sky == [True, False, False, False, False]  # clear blue; overcast; white haze; night; grey
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_gesture_is_said_once_per_scene_but_a_wave_every_time(lang: str) -> None:
+    from realtime.captioner.hands import Hand
+
+    def hand(gesture: str, raised: bool = True) -> Hand:
+        return Hand(Box(100, 50, 60, 80), np.zeros((21, 2)), gesture, raised)
+
+    thumbs = SceneFacts(width=320, hands=[hand("thumbs_up")])
+    waving = SceneFacts(width=320, hands=[hand("open")], waving=True)
+    narrator = OfflineNarrator(lang, seed=2)
+    said = [narrator.compose(f, t) for f, t in [(thumbs, 0), (thumbs, 4), (waving, 8), (waving, 12)]]
+    thumb_word = {"en": r"thumbs up", "zh": r"赞|大拇指"}[lang]
+    wave_word = {"en": r"\bwav(e|ing)\b", "zh": r"挥手|招手"}[lang]
+    assert re.search(thumb_word, said[0], re.I) and not re.search(thumb_word, said[1], re.I), said
+    assert all(re.search(wave_word, line, re.I) for line in said[2:]), said
+    assert not any(mentions(PEOPLE, lang, line) for line in said), said  # a hand alone is not "a face"
+
+
+def test_a_dissolve_is_a_cut_and_no_line_describes_the_blend() -> None:
+    """The built-in demo's 0.8 s cross-fades: the next line comes once the fade is over (within 1 s), says
+    the view changed, and nothing is narrated from a half-faded frame; a slow pan is not a scene change."""
+    from realtime.demo import DemoScene
+
+    scene, fps = DemoScene(320, 180), 15
+    narrator = GatedNarrator()
+    service = CaptionService(narrator, every_s=4.0, in_step=True)
+    try:
+        frames = [Frame(scene.render(i / fps), i / fps, time.monotonic(), i) for i in range(round(9 * fps))]
+        for f in frames:
+            service.offer(f, "tiny")
+        service.active(frames[-1].pts)
+    finally:
+        service.close()
+    seen = [(round(o.pts, 2), o.scene_changed) for o in narrator.seen]
+    fades = [(3.2, 4.0), (7.2, 8.0)]  # DemoScene: 4 s a photo, the last 0.8 s fading into the next
+    for start, end in fades:
+        assert not any(start < pts < end for pts, _ in seen), seen
+        after = [(pts, changed) for pts, changed in seen if pts >= end]
+        assert after and after[0][0] - end < 1.0 and after[0][1], seen
+    assert sum(changed for _, changed in seen) == len(fades), seen  # the Ken Burns zoom and drift are not cuts

@@ -42,6 +42,8 @@ class BlazeModel:
 # full range: faces from close-ups down to ~5 m away (about 1/20 of the frame), the one for photos and rooms.
 # Keypoints: right eye, left eye, nose tip, mouth, right ear, left ear (the subject's right/left).
 FACE = BlazeModel("face_detection_full_range_sparse.tflite", 192, (4,), 1, 0.6, 6)
+# short range: faces within ~2 m, the close-ups that fill the frame and that the full-range model scores low
+CLOSE_FACE = BlazeModel("face_detection_short_range.tflite", 128, (8, 16, 16, 16), 2, 0.5, 6)
 # palms (a fist or an open hand, seen from either side). Keypoints: wrist, index/middle/ring/pinky knuckles,
 # two thumb joints.
 PALM = BlazeModel("palm_detection_lite.tflite", 192, (8, 16, 16, 16), 2, 0.5, 7, (0.0, 1.0))

@@ -9,7 +9,7 @@ from __future__ import annotations
 PHRASES: dict[str, dict[str, list[str]]] = {
     "en": {
         "scene_change": ["Oh, new scene!", "Okay, something just changed.", "Whoa, different view now.",
-                         "And now for something new.", "New picture!", "Next up:"],
+                         "And now for something new.", "New picture!", "Next up!"],
         "face_one_at": ["There's someone {where}, hi there!", "I can see a face {where}.",
                         "Somebody's right there {where}.", "Hey, a person {where}!"],
         "face_one": ["There's someone here, hi there!", "Oh hey, I see a face.", "Somebody's in the shot.",

@@ -10,13 +10,15 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from realtime.captioner.blazeface import FACE, Detection, detections_from_rows, load_blaze, weighted_nms
+from realtime.captioner.blazeface import CLOSE_FACE, FACE, Detection, detections_from_rows, load_blaze, weighted_nms
 from realtime.captioner.cascade import Box, load_detector
 from realtime.captioner.hands import Hand, find_hands
 
 ANALYSIS_WIDTH = 320  # detectors run on a copy this wide: faces down to ~5% of the frame width
 DARK, BRIGHT = 0.22, 0.72  # mean luma (0..1) thresholds
 FACE_SCORE = 0.8  # BlazeFace confidence below which a face is not mentioned (0.6-0.8 hits apples and oranges)
+# the short-range model: close-ups score 0.92-0.97, the cat, fruit and dogs of the labelled set up to 0.59
+CLOSE_FACE_SCORE = 0.85
 SMILE_NEIGHBOURS = 20  # Haar smile votes inside a found face: high, so only clear smiles count
 CLOSE_UP, FAR = 0.3, 0.07  # face width / frame width: a close-up, or someone far away
 # head turn: nose offset from between the eyes, in eye distances. Frontal faces on the labelled set stay
@@ -107,16 +109,21 @@ def _inside_share(a: Box, b: Box) -> float:
 
 
 def find_faces(rgb: np.ndarray) -> list[Detection]:
-    """Faces BlazeFace is sure of (FACE_SCORE), left to right; [] when its model is not installed."""
-    detector = load_blaze(FACE)
+    """Faces BlazeFace is sure of, left to right; [] when its model is not installed. The full-range model
+    looks at every view (see views()), the short-range one at the whole frame for close-ups."""
+    detector, close_up = load_blaze(FACE), load_blaze(CLOSE_FACE)
     if detector is None:
         return []
     h, w = rgb.shape[:2]
     finds: list[tuple[Detection, bool]] = []
     for view in views(w, h):
         for d in detector(rgb[:, view[0]:view[1]]):
-            moved = Detection(Box(d.box.x + view[0], d.box.y, d.box.w, d.box.h), d.score, d.keypoints + [view[0], 0])
-            finds.append((moved, _cut_by_view(moved, view, w)))
+            if d.score >= FACE_SCORE:
+                moved = Detection(Box(d.box.x + view[0], d.box.y, d.box.w, d.box.h), d.score,
+                                  d.keypoints + [view[0], 0])
+                finds.append((moved, _cut_by_view(moved, view, w)))
+    if close_up is not None:
+        finds += [(d, False) for d in close_up(rgb) if d.score >= CLOSE_FACE_SCORE]
     # a find cut by a square's inner edge is dropped when another find holds most of it (one face, not two)
     kept = [d for d, cut in finds if not cut or not any(
         other is not d and _inside_share(d.box, other.box) > 0.5 for other, _ in finds)]
@@ -125,15 +132,15 @@ def find_faces(rgb: np.ndarray) -> list[Detection]:
     rows = np.array([[d.box.x, d.box.y, d.box.x + d.box.w, d.box.y + d.box.h, *d.keypoints.ravel()] for d in kept],
                     np.float32)
     merged = detections_from_rows(weighted_nms(rows, np.array([d.score for d in kept], np.float32)), w, h)
-    return sorted((d for d in merged if d.score >= FACE_SCORE), key=lambda d: d.box.x)
+    return sorted(merged, key=lambda d: d.box.x)
 
 
 def facing(face: Detection) -> str:
     """'camera', 'away' or '' from BlazeFace's eye and nose keypoints (how far the nose is off centre)."""
     right_eye, left_eye, nose = face.keypoints[:3]
     eyes = float(np.linalg.norm(left_eye - right_eye))
-    if eyes < 4:  # too small to judge
-        return ""
+    if eyes < 10:  # a small face (under ~8% of the frame): its keypoints are too rough (a footballer
+        return ""  # looking down at the ball read as "into the lens")
     axis = (left_eye - right_eye) / eyes
     offset = abs(float(np.dot(nose - (left_eye + right_eye) / 2, axis))) / eyes
     return "camera" if offset <= FACING_CAMERA else "away" if offset >= FACING_AWAY else ""
@@ -174,7 +181,7 @@ def blue_sky(rgb: np.ndarray) -> bool:
 def motion_facts(previous: np.ndarray, current: np.ndarray, ignore: list[Box]) -> tuple[float, bool | None]:
     """(share of pixels that changed, whether the camera moved) between two same-size RGB analysis copies.
 
-    Corners outside `ignore` (faces, hands) are tracked from `previous` to `current` and fitted with one
+    Corners outside `ignore` (faces, arms) are tracked from `previous` to `current` and fitted with one
     shift + zoom + turn (RANSAC): when most of them follow it and it moves the frame's corners by CAMERA_SHIFT
     or more, the camera moved (a pan, a zoom, a handheld drift), and the change is measured after following
     it, so a pan over a still scene is not "lots of movement"."""
@@ -192,7 +199,7 @@ def motion_facts(previous: np.ndarray, current: np.ndarray, ignore: list[Box]) -
         if ok.sum() >= 12:
             warp, inliers = cv2.estimateAffinePartial2D(corners[ok], moved[ok], method=cv2.RANSAC,
                                                         ransacReprojThreshold=1.0)
-        if warp is not None and float(inliers.mean()) >= 0.6:
+        if warp is not None and float(inliers.mean()) >= 0.5:
             frame_corners = np.float32([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]])
             shift = float(np.abs(frame_corners @ warp.T - frame_corners[:, :2]).max())
             camera = shift >= CAMERA_SHIFT if shift >= CAMERA_SHIFT or shift < CAMERA_SHIFT / 3 else None
@@ -230,10 +237,20 @@ def measure(image: np.ndarray, previous: np.ndarray | None = None, scene_changed
     facts.smiles = sum(is_smiling(equalised, face) for face in facts.faces)
     facts.hands = find_hands(rgb)
     if before is not None:
-        facts.motion, facts.camera_moving = motion_facts(before, rgb, facts.faces + [h.box for h in facts.hands])
-        facts.waving = facts.camera_moving is False and any(
-            is_wave(hand, find_hands(before)) for hand in facts.hands if hand.gesture == "open" and hand.raised)
+        raised = [hand for hand in facts.hands if hand.gesture == "open" and hand.raised]
+        hands_before = find_hands(before) if raised else []
+        arms = [arm_region(hand, rgb.shape) for hand in facts.hands + hands_before]
+        facts.motion, facts.camera_moving = motion_facts(before, rgb, facts.faces + arms)
+        facts.waving = facts.camera_moving is False and any(is_wave(hand, hands_before) for hand in raised)
     return facts
+
+
+def arm_region(hand: Hand, shape: tuple[int, ...]) -> Box:
+    """The hand's box widened by half and reaching down to the frame's bottom edge: the forearm (and
+    whatever the hand holds) moves with the hand and says nothing about the camera."""
+    x = max(0, round(hand.box.x - 0.25 * hand.box.w))
+    y = max(0, round(hand.box.y - 0.1 * hand.box.h))
+    return Box(x, y, min(shape[1] - x, round(1.5 * hand.box.w)), shape[0] - y)
 
 
 def is_wave(hand: Hand, earlier: list[Hand]) -> bool:

@@ -207,8 +207,8 @@ class CaptionService:
         if self._last_caption is not None:
             since = frame.pts - self._last_caption
             due = since < 0 or since >= self.every_s  # (< 0: the source restarted its clock)
-            if due and since >= 0 and since < self.every_s + DISSOLVE_S and self._changing_fast(frame.pts, thumb):
-                due = False  # mid-dissolve or a whip pan: a line now would describe a blur; wait up to 1 s
+            if due and since >= 0 and since < self.every_s + DISSOLVE_S and self._mid_dissolve(frame.pts, thumb):
+                due = False  # a line now would describe a blend of two shots: wait for the fade, up to 1 s
             cut_due = self._cut_pending and (self.in_step or since >= LIVE_MIN_GAP_S)
             if not (due or cut_due):
                 return
@@ -245,10 +245,14 @@ class CaptionService:
         near_pts, near = min(self._thumbs, key=lambda t: abs(t[0] - pts))
         return near if abs(near_pts - pts) <= max(self.look_every_s, 0.1) else None
 
-    def _changing_fast(self, pts: float, thumb: np.ndarray) -> bool:
-        """Whether the picture changed by half a cut within the last DISSOLVE_S / 2."""
-        earlier = self._thumb_at(pts - DISSOLVE_S / 2)
-        return earlier is not None and frame_difference(thumb, earlier) >= self.scene_change / 2
+    def _mid_dissolve(self, pts: float, thumb: np.ndarray) -> bool:
+        """Whether a cross-fade seems under way: over the last DISSOLVE_S / 2 the picture changed by half a cut
+        and the frame half-way is the average of the two ends (a pan or people moving are not)."""
+        start, middle = self._thumb_at(pts - DISSOLVE_S / 2), self._thumb_at(pts - DISSOLVE_S / 4)
+        if start is None or middle is None:
+            return False
+        total = frame_difference(thumb, start)
+        return total >= self.scene_change / 2 and frame_difference(middle, (start + thumb) / 2) <= DISSOLVE_BLEND * total
 
     def _dissolve_ended(self, pts: float, thumb: np.ndarray) -> bool:
         """Whether a cross-fade into another shot ended at `pts` (see DISSOLVE_S)."""
