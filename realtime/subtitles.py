@@ -6,6 +6,7 @@ so that it can end where the next begins instead of overlapping it.
 """
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from realtime.captioner.base import Caption
@@ -44,12 +45,21 @@ class SubtitleWriter:
         self._vtt.write("WEBVTT\n\n")
         self._vtt.flush()
         self._pending: Caption | None = None
+        self._lock = threading.Lock()
         self.written = 0
 
     def __call__(self, caption: Caption) -> None:
-        if self._pending is not None:
-            self._write(self._pending, end=min(self._pending.end, caption.start))
-        self._pending = caption
+        with self._lock:
+            if self._pending is not None:
+                self._write(self._pending, end=min(self._pending.end, caption.start))
+            self._pending = caption
+
+    def cut_short(self, caption: Caption) -> None:
+        """The line not yet written ends earlier (a cut came): write it with its new end. Called from the frame
+        loop's thread, while new lines come from the captioner's: hence the lock."""
+        with self._lock:
+            if self._pending is not None and (self._pending.start, self._pending.text) == (caption.start, caption.text):
+                self._pending = caption
 
     def _write(self, caption: Caption, end: float) -> None:
         if end <= caption.start:  # replaced before it could be read: leave it out
@@ -63,11 +73,12 @@ class SubtitleWriter:
 
     def close(self, video_end: float | None = None) -> None:
         """Write the last line (cut at `video_end` seconds if the video stops earlier) and close."""
-        if self._srt.closed:
-            return
-        if self._pending is not None:
-            end = self._pending.end if video_end is None else min(self._pending.end, video_end)
-            self._write(self._pending, end)
-            self._pending = None
-        self._srt.close()
-        self._vtt.close()
+        with self._lock:
+            if self._srt.closed:
+                return
+            if self._pending is not None:
+                end = self._pending.end if video_end is None else min(self._pending.end, video_end)
+                self._write(self._pending, end)
+                self._pending = None
+            self._srt.close()
+            self._vtt.close()

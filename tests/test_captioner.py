@@ -313,16 +313,19 @@ def test_live_cut_gets_a_fresh_line_within_a_second() -> None:
     """Live: a cut is narrated (and the old line ended) within 1 s of video, with the real detectors."""
     service = CaptionService(OfflineNarrator("en", seed=6), every_s=4.0)
     scenes = [cv2.resize(skimage.data.chelsea()[:169], (320, 180)), cv2.resize(astronaut()[:288], (320, 180))]  # 16:9 crops
-    start = time.monotonic()
+    start, offered = time.monotonic(), []
     try:
         while (now := time.monotonic() - start) < 3.0:
             service.offer(Frame(scenes[now >= 1.5], now, time.monotonic(), 0), "mosaic")
+            offered.append(now)
             time.sleep(1 / 30)
     finally:
         service.close()
     after = [c for c in service.captions if c.start >= 1.5]
     assert after and after[0].start - 1.5 < 1.0 and mentions(PEOPLE, "en", after[0].text), service.captions
     assert all(c.end <= after[0].start + 1e-9 for c in service.captions if c.start < 1.5)
+    cut = next(pts for pts in offered if pts >= 1.5)  # the first frame of the new scene: the old line is gone
+    assert all(c.end <= cut + 1e-9 for c in service.captions if c.start < 1.5), (cut, service.captions)
 
 
 # --- what the detectors see, on real photos ---------------------------------------------------

@@ -1,7 +1,7 @@
 """CaptionService: narrates the video from a worker thread so the frame loop never waits for it.
 
-The frame loop calls `offer()` for every frame; that only stores a reference to the newest frame
-(O(1), no copy, no image work). The worker looks at the newest frame a few times a second (wall
+The frame loop calls `offer()` for every frame; that stores a reference to the newest frame (no copy)
+and, live, compares a ~2k-pixel thumbnail with the previous frame's to end the line on screen at a cut. The worker looks at the newest frame a few times a second (wall
 clock, so it costs little CPU however fast the loop runs), keeps tiny grey thumbnails for scene-change
 and motion measurements, and narrates when `every_s` seconds of *video* time (pts) have passed since
 the last line or the scene changed a lot. Each line is published as a `Caption` starting at the pts of
@@ -22,7 +22,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from realtime.captioner.base import Caption
-from realtime.captioner.scene import colour_histogram, frame_difference, histogram_distance, thumbnail
+from realtime.captioner.scene import colour_histogram, frame_difference, histogram_distance, quick_thumbnail, thumbnail
 from realtime.captioner.timing import MAX_SECONDS, reading_seconds
 from realtime.frames import Frame
 
@@ -123,6 +123,8 @@ class CaptionService:
         self._previous: tuple[float, tuple[int, ...], np.ndarray, np.ndarray] | None = None  # pts, shape, thumb, hist
         self._changes: collections.deque[float] = collections.deque(maxlen=8)  # recent look-to-look differences
         self._cut_pending = False  # a cut seen but not narrated yet (live: too soon after the last line)
+        self._last_quick: np.ndarray | None = None  # live: the previous frame's quick_thumbnail()
+        self._usual_jump = 0.0  # live: recent frame-to-frame change of quick thumbnails (running average)
         self._worker = threading.Thread(target=self._run, name="captioner", daemon=True)
         self._worker.start()
 
@@ -135,7 +137,22 @@ class CaptionService:
         else:
             self._latest = (frame, style_name)  # one reference swap: atomic under the GIL
             self._newest_pts = frame.pts
+            self._end_line_at_cut(frame)
         self._new_frame.set()
+
+    def _end_line_at_cut(self, frame: Frame) -> None:
+        """Live: at a hard cut, end the line on screen at the cut's very frame (the worker only looks every
+        LOOK_EVERY_S, and would leave the old line over the first frames of the new scene). ~0.1 ms a frame.
+        A cut is a jump of SCENE_CHANGE that is also CUT_OVER_MOTION times the recent frame-to-frame change."""
+        quick = quick_thumbnail(frame.image)
+        before, self._last_quick = self._last_quick, quick
+        if before is None or before.shape != quick.shape:
+            return
+        jump = frame_difference(quick, before)
+        if jump >= self.scene_change and jump >= CUT_OVER_MOTION * self._usual_jump:
+            self._end_active(frame.pts)
+        else:
+            self._usual_jump += 0.2 * (jump - self._usual_jump)
 
     def active(self, pts: float) -> Caption | None:
         """The newest caption that has started by `pts` and not yet ended (in_step: once it is known)."""
@@ -267,10 +284,19 @@ class CaptionService:
         return blend <= DISSOLVE_BLEND * total and frame_difference(thumb, recent) <= DISSOLVE_SETTLED * total
 
     def _end_active(self, pts: float) -> None:
-        """Cut the line on screen short at `pts` (the subtitle files end it where the next line starts)."""
+        """Cut the line on screen short at `pts`, and tell the subscribers that keep times (subtitle files)
+        through their `cut_short(caption)` method."""
         with self._lock:
-            if self.captions and self.captions[-1].start < pts < self.captions[-1].end:
-                self.captions[-1] = dataclasses.replace(self.captions[-1], duration=pts - self.captions[-1].start)
+            if not (self.captions and self.captions[-1].start < pts < self.captions[-1].end):
+                return
+            self.captions[-1] = shortened = dataclasses.replace(self.captions[-1],
+                                                                duration=pts - self.captions[-1].start)
+            keepers = [getattr(callback, "cut_short", None) for callback in self._subscribers]
+        for cut_short in filter(None, keepers):
+            try:
+                cut_short(shortened)
+            except Exception:
+                log.warning("caption subscriber %r failed", cut_short, exc_info=True)
 
     def _earlier(self, pts: float) -> tuple[float, np.ndarray, np.ndarray] | None:
         """The frame looked at about MOTION_GAP_S before `pts` (for motion), if there is one."""
