@@ -54,15 +54,15 @@ CLAIMS = {
         "bright": r"\b(bright|lots of light|sunny)\b",
         "still": r"\b(still|calm|steady|not much moving|hardly anything moves|quiet|frozen)\b",
         "moving": r"\b(movement|moving|motion|action|on the move|walking)\b",
-        "camera": r"\b(camera's on the move|camera's drifting|camera move)\b",
-        "facing_camera": r"\b(eyes on the camera|looking right at us|into the lens)\b",
-        "facing_away": r"\b(looking off|turned away|not looking at the camera)\b",
+        "camera": r"\b(camera's on the move|camera's moving around|view keeps shifting)\b",
+        "facing_camera": r"\b(facing the camera|towards us|face to the camera)\b",
+        "facing_away": r"\b(turned to the side|turned away|not facing the camera)\b",
         "hand": r"\b(hands?|thumbs up|pointing|wav(e|ing)|finger)\b",
         "wave": r"\b(wav(e|ing))\b",
         "thumbs_up": r"\bthumbs up\b",
         "pointing": r"\b(pointing|finger pointing)\b",
         "raised": r"\b(hand up|hand raised|up goes a hand)\b",
-        "open": r"\b(open hand|fingers spread|a hand right there)\b",
+        "open": r"\b(open hand|fingers out|a hand right there)\b",
         "sky": r"\bblue sky\b",
         "scene": r"\b(new scene|(just |has )?changed|different view|something new|new picture|next up|cut to)\b",
     },
@@ -77,9 +77,9 @@ CLAIMS = {
         "bright": r"(亮|光线特别足)",
         "still": r"(安静|静悄悄|不动|平静|不怎么动|稳稳|没什么动静|定格)",
         "moving": r"(动作|动静|在动|动得|走来走去|在走|动来动去|移动)",
-        "camera": r"(镜头在移动|镜头在慢慢推|运镜)",
-        "facing_camera": r"(看着镜头|直视镜头|在看镜头)",
-        "facing_away": r"(往旁边看|头转开|没在看镜头)",
+        "camera": r"(镜头在移动|镜头跟着在走|视角在变)",
+        "facing_camera": r"(正对着镜头|脸朝镜头|面向镜头)",
+        "facing_away": r"(转到一边|侧着脸|没有正对镜头)",
         "hand": r"(手|赞|挥手|招手)",
         "wave": r"(挥手|招手)",
         "thumbs_up": r"(赞|大拇指)",
@@ -107,7 +107,7 @@ def said_gesture(lang: str, text: str) -> str | None:
 
 
 def said_facing(lang: str, text: str) -> str | None:
-    return "camera" if said("facing_camera", lang, text) else "away" if said("facing_away", lang, text) else None
+    return "away" if said("facing_away", lang, text) else "camera" if said("facing_camera", lang, text) else None
 
 
 def said_count(lang: str, text: str) -> int | None:

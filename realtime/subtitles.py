@@ -55,8 +55,8 @@ class SubtitleWriter:
             self._pending = caption
 
     def cut_short(self, caption: Caption) -> None:
-        """The line not yet written ends earlier (a cut came): write it with its new end. Called from the frame
-        loop's thread, while new lines come from the captioner's: hence the lock."""
+        """The line not yet written ends earlier (a cut came): it will be written with its new end. The lock:
+        close() comes from another thread than the captioner's lines."""
         with self._lock:
             if self._pending is not None and (self._pending.start, self._pending.text) == (caption.start, caption.text):
                 self._pending = caption

@@ -311,6 +311,7 @@ def test_each_photo_of_a_folder_gets_its_own_line(lang: str) -> None:
 
 def test_live_cut_gets_a_fresh_line_within_a_second() -> None:
     """Live: a cut is narrated (and the old line ended) within 1 s of video, with the real detectors."""
+    measure(astronaut())  # load the models first: the first line must not wait for them
     service = CaptionService(OfflineNarrator("en", seed=6), every_s=4.0)
     scenes = [cv2.resize(skimage.data.chelsea()[:169], (320, 180)), cv2.resize(astronaut()[:288], (320, 180))]  # 16:9 crops
     start, offered = time.monotonic(), []
@@ -378,7 +379,7 @@ def test_a_dissolve_is_a_cut_and_no_line_describes_the_blend() -> None:
 
     scene, fps = DemoScene(320, 180), 15
     narrator = GatedNarrator()
-    service = CaptionService(narrator, every_s=4.0, in_step=True)
+    service = CaptionService(narrator, every_s=3.5, in_step=True)  # lines fall due in the middle of the fades
     try:
         frames = [Frame(scene.render(i / fps), i / fps, time.monotonic(), i) for i in range(round(9 * fps))]
         for f in frames:
@@ -393,3 +394,38 @@ def test_a_dissolve_is_a_cut_and_no_line_describes_the_blend() -> None:
         after = [(pts, changed) for pts, changed in seen if pts >= end]
         assert after and after[0][0] - end < 1.0 and after[0][1], seen
     assert sum(changed for _, changed in seen) == len(fades), seen  # the Ken Burns zoom and drift are not cuts
+
+
+def test_lights_dimming_is_not_a_new_scene() -> None:
+    """The same picture going from bright to half as bright within a second (lights, auto exposure) is not a cut."""
+    narrator = GatedNarrator()
+    service = CaptionService(narrator, every_s=10.0, in_step=True)
+    coffee = skimage.data.coffee().astype(np.float32)
+    try:
+        for i in range(60):  # 10 fps: 2 s bright, 1 s dimming, 3 s dim
+            light = 1.0 - 0.5 * min(1.0, max(0.0, (i - 20) / 10))
+            service.offer(Frame((coffee * light).astype(np.uint8), i / 10, time.monotonic(), i), "tiny")
+        service.active(5.9)
+    finally:
+        service.close()
+    assert [o.scene_changed for o in narrator.seen] == [False], [(o.pts, o.scene_changed) for o in narrator.seen]
+
+
+def test_live_flash_ends_the_line_and_a_fresh_one_follows() -> None:
+    """A one-frame jump (a flash) ends the line on screen at that frame; the worker, which may never look at
+    that frame, still narrates again at once instead of leaving the screen blank until the next due line."""
+    narrator = GatedNarrator()
+    service = CaptionService(narrator, every_s=30.0)
+    coffee = skimage.data.coffee()[::4, ::4]
+    start, flash = time.monotonic(), None
+    try:
+        while (now := time.monotonic() - start) < 2.5:
+            white = flash is None and now >= 1.0
+            flash = now if white else flash
+            service.offer(Frame(np.full_like(coffee, 255) if white else coffee, now, time.monotonic(), 0), "tiny")
+            time.sleep(1 / 30)
+    finally:
+        service.close()
+    first, *later = service.captions
+    assert first.start < 0.1 and first.end == pytest.approx(flash), (flash, service.captions)
+    assert later and later[0].start - flash < 1.0, (flash, service.captions)

@@ -49,13 +49,15 @@ CLOSE_FACE = BlazeModel("face_detection_short_range.tflite", 128, (8, 16, 16, 16
 PALM = BlazeModel("palm_detection_lite.tflite", 192, (8, 16, 16, 16), 2, 0.5, 7, (0.0, 1.0))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Detection:
-    """A find in an image: its box and keypoints (Kx2, x/y) in that image's pixels, and the model's score."""
+    """A find in an image: its box (clipped to the image) and keypoints (Kx2, x/y) in that image's pixels,
+    the model's score, and the box as the model drew it (x1, y1, x2, y2; it may reach past the edges)."""
 
     box: Box
     score: float
     keypoints: np.ndarray
+    extent: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
 
 
 def find_model(filename: str) -> Path | None:
@@ -112,7 +114,8 @@ def detections_from_rows(rows: list[tuple[np.ndarray, float]], width: int, heigh
         x1, y1, x2, y2 = max(0.0, row[0]), max(0.0, row[1]), min(float(width), row[2]), min(float(height), row[3])
         if x2 - x1 >= 4 and y2 - y1 >= 4:
             box = Box(round(x1), round(y1), round(x2 - x1), round(y2 - y1))
-            found.append(Detection(box, score, np.asarray(row[4:], np.float32).reshape(-1, 2)))
+            extent = (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
+            found.append(Detection(box, score, np.asarray(row[4:], np.float32).reshape(-1, 2), extent))
     return found
 
 

@@ -31,7 +31,7 @@ STRAIGHT = 0.9  # knuckle-to-tip distance / length along the finger: above this 
 UPRIGHT = math.cos(math.radians(40))  # a direction counts as "up" within 40 degrees of vertical
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Hand:
     """One hand: its box and 21 joints (x, y) in the image's pixels, and what it is doing.
 
@@ -106,8 +106,9 @@ def hand_square(palm: Detection) -> np.ndarray:
     rotation = math.pi / 2 - math.atan2(-(middle[1] - wrist[1]), middle[0] - wrist[0])
     along_x = np.array([math.cos(rotation), math.sin(rotation)])
     along_y = np.array([-math.sin(rotation), math.cos(rotation)])  # "down" the hand, towards the wrist
-    centre = np.array([palm.box.x + palm.box.w / 2, palm.box.y + palm.box.h / 2]) + ROI_SHIFT * palm.box.h * along_y
-    side = ROI_SCALE * max(palm.box.w, palm.box.h)
+    x1, y1, x2, y2 = palm.extent  # the palm as the model saw it: a palm at the frame's edge is not squeezed
+    centre = np.array([(x1 + x2) / 2, (y1 + y2) / 2]) + ROI_SHIFT * (y2 - y1) * along_y
+    side = ROI_SCALE * max(x2 - x1, y2 - y1)
     corners = np.float32([centre - side / 2 * (along_x + along_y), centre + side / 2 * (along_x - along_y),
                           centre + side / 2 * (along_y - along_x)])
     square = np.float32([[0, 0], [LANDMARK_SIZE, 0], [0, LANDMARK_SIZE]])
@@ -147,7 +148,7 @@ def load_landmarker() -> HandLandmarker | None:
         return None
     try:
         return HandLandmarker(path)
-    except (ImportError, ValueError, RuntimeError):
+    except (ImportError, ValueError, RuntimeError, KeyError):  # KeyError: a model file with other outputs
         return None
 
 

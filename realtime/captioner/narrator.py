@@ -87,10 +87,14 @@ class OfflineNarrator:
         clauses: list[str] = []
         for clause in plan:
             if len(clauses) >= MAX_CLAUSES and clause.optional:
+                if clause.key in GESTURE_KEYS.values():
+                    self._last_gesture = ""
                 continue
             said = self._say(clause.key, clause.optional, **clause.fields)
             if said:
                 clauses.append(said)
+            elif clause.key in GESTURE_KEYS.values():
+                self._last_gesture = ""  # not said after all: say it at the next line
         if not clauses and new_view:
             clauses = [self._say("nothing")]
         self.previous = facts
@@ -144,7 +148,7 @@ class OfflineNarrator:
     def _hands(self, facts: SceneFacts) -> list[Clause]:
         """What a hand does, said when it is new in this scene (a wave is always worth a word)."""
         gesture = facts.gesture
-        if gesture == "open" and any(hand.raised for hand in facts.hands):
+        if gesture == "open" and any(hand.gesture == "open" and hand.raised for hand in facts.hands):
             gesture = "hand_up"
         same_scene = self.previous is not None and not facts.scene_changed
         repeated = same_scene and gesture != "wave" and self._last_gesture == gesture

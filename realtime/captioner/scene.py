@@ -119,8 +119,9 @@ def find_faces(rgb: np.ndarray) -> list[Detection]:
     for view in views(w, h):
         for d in detector(rgb[:, view[0]:view[1]]):
             if d.score >= FACE_SCORE:
+                x1, y1, x2, y2 = d.extent
                 moved = Detection(Box(d.box.x + view[0], d.box.y, d.box.w, d.box.h), d.score,
-                                  d.keypoints + [view[0], 0])
+                                  d.keypoints + [view[0], 0], (x1 + view[0], y1, x2 + view[0], y2))
                 finds.append((moved, _cut_by_view(moved, view, w)))
     if close_up is not None:
         finds += [(d, False) for d in close_up(rgb) if d.score >= CLOSE_FACE_SCORE]
@@ -203,7 +204,8 @@ def motion_facts(previous: np.ndarray, current: np.ndarray, ignore: list[Box]) -
             frame_corners = np.float32([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]])
             shift = float(np.abs(frame_corners @ warp.T - frame_corners[:, :2]).max())
             camera = shift >= CAMERA_SHIFT if shift >= CAMERA_SHIFT or shift < CAMERA_SHIFT / 3 else None
-            margin += int(np.ceil(shift))  # edges the camera brought into view are not "movement"
+            margin += min(int(np.ceil(shift)), min(h, w) // 4)  # edges the camera brought into view are not
+            # "movement" (capped: a big shift still leaves half the picture to compare)
     if camera:
         a = cv2.warpAffine(a, warp, (w, h), borderMode=cv2.BORDER_REPLICATE)
     changed = np.abs(a.astype(np.int16) - b)[margin:-margin, margin:-margin] > CHANGED_LEVEL
@@ -282,6 +284,15 @@ def quick_thumbnail(image: np.ndarray) -> np.ndarray:
 def frame_difference(a: np.ndarray, b: np.ndarray) -> float:
     """Mean absolute difference (0..1) of two thumbnails: motion between nearby frames, or a scene change."""
     return float(np.mean(np.abs(a - b)))
+
+
+def content_difference(a: np.ndarray, b: np.ndarray) -> float:
+    """frame_difference() of two thumbnails each scaled to zero mean and unit contrast: how much the picture
+    itself changed, not its exposure (0 when either is flat, e.g. black: no picture to compare)."""
+    sa, sb = float(a.std()), float(b.std())
+    if sa < 0.02 or sb < 0.02:
+        return 0.0
+    return frame_difference((a - a.mean()) / sa, (b - b.mean()) / sb)
 
 
 def colour_histogram(image: np.ndarray) -> np.ndarray:

@@ -22,7 +22,8 @@ from typing import Callable, Protocol
 import numpy as np
 
 from realtime.captioner.base import Caption
-from realtime.captioner.scene import colour_histogram, frame_difference, histogram_distance, quick_thumbnail, thumbnail
+from realtime.captioner.scene import (colour_histogram, content_difference, frame_difference, histogram_distance,
+                                      quick_thumbnail, thumbnail)
 from realtime.captioner.timing import MAX_SECONDS, reading_seconds
 from realtime.frames import Frame
 
@@ -42,6 +43,8 @@ MOTION_GAP_S = 0.2  # motion is measured against the frame about this long befor
 DISSOLVE_S = 1.0
 DISSOLVE_BLEND = 0.4  # |middle - average of the ends| / |end - start| at most
 DISSOLVE_SETTLED = 0.2  # change over the last MOTION_GAP_S / change over DISSOLVE_S at most
+DISSOLVE_CONTENT = 0.5  # and the picture itself changed (content_difference): lights dimming or the camera's
+# exposure settling is not a new shot (0.01-0.03); the demo's cross-fades measure 1.0-1.3
 LIVE_MIN_GAP_S = 0.5  # live, cuts closer than this (a flicker, a flash) get one line, not one each
 HOLD_S = 1.0  # a line stays this long past the next due line, so lines follow each other without gaps
 KEEP_CAPTIONS = 64
@@ -52,8 +55,10 @@ class Observation:
     """What a narrator gets: the frame to describe and what the service measured around it.
 
     image: HxWx3 uint8 RGB (the camera/source frame, before styling).
-    previous: HxWx3 uint8 RGB, the frame the worker looked at just before (for motion), or None.
-    motion: mean |grey difference| (0..1) between `previous` and `image` thumbnails, None without one.
+    previous: HxWx3 uint8 RGB, the frame looked at about MOTION_GAP_S before (at most 2 s), or None; the
+      offline narrator measures motion and waves against it.
+    motion: mean |grey difference| (0..1) between `previous` and `image` thumbnails, None without one
+      (a cheap figure for narrators that want one; the offline narrator measures its own).
     """
 
     image: np.ndarray
@@ -125,19 +130,24 @@ class CaptionService:
         self._cut_pending = False  # a cut seen but not narrated yet (live: too soon after the last line)
         self._last_quick: np.ndarray | None = None  # live: the previous frame's quick_thumbnail()
         self._usual_jump = 0.0  # live: recent frame-to-frame change of quick thumbnails (running average)
+        self._cut_seen = False  # live: offer() saw a cut the worker has not handled yet
+        self._cut_short: Caption | None = None  # live: a line offer() ended, not yet told to the subscribers
         self._worker = threading.Thread(target=self._run, name="captioner", daemon=True)
         self._worker.start()
 
     # --- the frame loop's side (never blocks) -----------------------------------------------
 
     def offer(self, frame: Frame, style_name: str) -> None:
-        """Hand over a frame without copying it; returns at once."""
+        """Hand over a frame without copying it; never waits for the narrator (live: ~0.1 ms of cut check)."""
         if self.in_step:
             self._queue.append((frame, style_name))  # deque.append is thread-safe
         else:
             self._latest = (frame, style_name)  # one reference swap: atomic under the GIL
             self._newest_pts = frame.pts
-            self._end_line_at_cut(frame)
+            try:
+                self._end_line_at_cut(frame)
+            except Exception:  # an odd frame must not stop the video; the worker still looks for cuts
+                log.debug("cut check failed on the frame at %.2fs", frame.pts, exc_info=True)
         self._new_frame.set()
 
     def _end_line_at_cut(self, frame: Frame) -> None:
@@ -150,7 +160,8 @@ class CaptionService:
             return
         jump = frame_difference(quick, before)
         if jump >= self.scene_change and jump >= CUT_OVER_MOTION * self._usual_jump:
-            self._end_active(frame.pts)
+            self._end_active(frame.pts, notify=False)  # subscribers hear of it from the worker's thread
+            self._cut_seen = True  # the worker narrates the new scene even if its own look misses the jump
         else:
             self._usual_jump += 0.2 * (jump - self._usual_jump)
 
@@ -176,6 +187,7 @@ class CaptionService:
         with self._progress:
             self._progress.notify_all()
         self._worker.join(timeout)
+        self._tell_cut_short()  # a line the last frames ended early still reaches the subtitle files
         close = getattr(self.narrator, "close", None)
         if close is not None:
             close()
@@ -196,6 +208,7 @@ class CaptionService:
                 self._new_frame.wait()
                 self._new_frame.clear()
                 continue
+            self._tell_cut_short()
             try:
                 self._consider(*item)
             except Exception:  # an odd frame must not stop the captions (or, in step, the video)
@@ -210,6 +223,9 @@ class CaptionService:
     def _consider(self, frame: Frame, style_name: str) -> None:
         """Look for a cut and measure motion on a thumbnail; narrate when a line is due or the scene changed."""
         cut = self._is_cut(frame)
+        if self._cut_seen:  # offer() saw a jump between two frames this look fell between
+            self._cut_seen, cut = False, True
+            self._thumbs.clear()
         if cut:  # frames before a cut say nothing about motion after it
             self._history.clear()
         thumb = self._previous[2]
@@ -281,18 +297,27 @@ class CaptionService:
         if total < self.scene_change:
             return False
         blend = frame_difference(middle, (start + thumb) / 2)
-        return blend <= DISSOLVE_BLEND * total and frame_difference(thumb, recent) <= DISSOLVE_SETTLED * total
+        return (blend <= DISSOLVE_BLEND * total and frame_difference(thumb, recent) <= DISSOLVE_SETTLED * total
+                and content_difference(thumb, start) >= DISSOLVE_CONTENT)
 
-    def _end_active(self, pts: float) -> None:
-        """Cut the line on screen short at `pts`, and tell the subscribers that keep times (subtitle files)
-        through their `cut_short(caption)` method."""
+    def _end_active(self, pts: float, notify: bool = True) -> None:
+        """Cut the line on screen short at `pts`. The subscribers that keep times (subtitle files) hear of it
+        through their `cut_short(caption)`, always from the worker's thread, before any newer line (notify=False:
+        the frame loop's thread, which leaves that to the worker's next look or publish)."""
         with self._lock:
             if not (self.captions and self.captions[-1].start < pts < self.captions[-1].end):
                 return
-            self.captions[-1] = shortened = dataclasses.replace(self.captions[-1],
-                                                                duration=pts - self.captions[-1].start)
+            self.captions[-1] = self._cut_short = dataclasses.replace(self.captions[-1],
+                                                                      duration=pts - self.captions[-1].start)
+        if notify:
+            self._tell_cut_short()
+
+    def _tell_cut_short(self) -> None:
+        """Hand the line ended early (if any) to the subscribers that have a `cut_short` method."""
+        with self._lock:
+            shortened, self._cut_short = self._cut_short, None
             keepers = [getattr(callback, "cut_short", None) for callback in self._subscribers]
-        for cut_short in filter(None, keepers):
+        for cut_short in filter(None, keepers) if shortened is not None else ():
             try:
                 cut_short(shortened)
             except Exception:
@@ -323,7 +348,9 @@ class CaptionService:
         return max(reading_seconds(text, self.lang), min(MAX_SECONDS, self.every_s + HOLD_S))
 
     def publish(self, caption: Caption) -> None:
-        """Store a caption (in start order) and hand it to every subscriber."""
+        """Store a caption (in start order) and hand it to every subscriber (after the end of a line cut short,
+        so a subtitle file writes that line with its real end)."""
+        self._tell_cut_short()
         with self._lock:
             i = bisect.bisect_right(self._starts, caption.start)
             self._starts.insert(i, caption.start)
