@@ -55,7 +55,7 @@ CLAIMS = {
         "still": r"\b(still|calm|steady|not much moving|hardly anything moves|quiet|frozen)\b",
         "moving": r"\b(movement|moving|motion|action|on the move|walking)\b",
         "camera": r"\b(camera's on the move|camera's moving around|view keeps shifting)\b",
-        "facing_camera": r"\b(facing the camera|towards us|face to the camera)\b",
+        "facing_camera": r"\b(facing the camera|head-on|face to the camera)\b",
         "facing_away": r"\b(turned to the side|turned away|not facing the camera)\b",
         "hand": r"\b(hands?|thumbs up|pointing|wav(e|ing)|finger)\b",
         "wave": r"\b(wav(e|ing))\b",

@@ -90,6 +90,22 @@ def wrap_text(text: str, font: ImageFont.ImageFont, max_width: float) -> list[st
     return lines
 
 
+def balanced_wrap(text: str, font: ImageFont.ImageFont, max_width: float) -> list[str]:
+    """As many lines as wrap_text() needs, but as even as they can be: the narrowest width that still gives
+    that many lines (no last line holding one orphaned word, as subtitles are set by hand)."""
+    lines = wrap_text(text, font, max_width)
+    if len(lines) < 2:
+        return lines
+    low, high = max_width / len(lines), max_width  # too narrow for len(lines) lines .. wide enough
+    for _ in range(12):
+        middle = (low + high) / 2
+        if len(wrap_text(text, font, middle)) <= len(lines):
+            high = middle
+        else:
+            low = middle
+    return wrap_text(text, font, high)
+
+
 class SubtitleOverlay:
     """The CaptionRenderer of `run` and `serve`: bottom-centred subtitles with fade, rendered once per caption."""
 
@@ -113,7 +129,7 @@ class SubtitleOverlay:
         size = max(12, round(min(height / 16, width / 24)))
         font = load_font(self.lang, size, self.font_path)
         pad, outline = max(4, size // 3), max(1, size // 12)
-        lines = wrap_text(text, font, width * 0.9 - 2 * pad)[:3]
+        lines = balanced_wrap(text, font, width * 0.9 - 2 * pad)[:3]
         spacing = size // 4
         line_h = size + spacing
         text_w = max(font.getlength(line) for line in lines)

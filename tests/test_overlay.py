@@ -7,7 +7,7 @@ import pytest
 from common.errors import UserError
 from realtime import overlay as overlay_module
 from realtime.captioner.base import Caption
-from realtime.overlay import SubtitleOverlay, wrap_text, load_font
+from realtime.overlay import SubtitleOverlay, balanced_wrap, load_font, wrap_text
 
 W, H = 320, 180
 
@@ -91,3 +91,21 @@ def test_english_wraps_at_spaces() -> None:
     font = load_font("en", 20)
     lines = wrap_text("one two three four five six seven eight nine ten", font, 120)
     assert len(lines) > 1 and " ".join(lines) == "one two three four five six seven eight nine ten"
+
+
+@pytest.mark.parametrize("lang, text", [
+    ("en", "There's someone in the middle, hi there! Someone's smiling, love it. Facing us head-on!"),
+    ("zh", "哎，换场景了！中间有个人，你好呀！而且笑得挺开心的！正对着镜头呢。"),
+])
+def test_lines_are_balanced_without_an_orphan(lang: str, text: str) -> None:
+    """Same number of lines as the greedy wrap, but the shortest line is not a lone word left at the end."""
+    font = load_font(lang, 28)
+    width = 600
+    greedy, balanced = wrap_text(text, font, width), balanced_wrap(text, font, width)
+    assert len(balanced) == len(greedy) >= 2
+    assert ("" if lang == "zh" else " ").join(balanced) == ("" if lang == "zh" else " ").join(greedy)
+    assert all(font.getlength(line) <= width for line in balanced)
+    lengths = [font.getlength(line) for line in balanced]
+    assert min(lengths) >= 0.5 * max(lengths), balanced
+    if lang == "en":  # greedy leaves "head-on!" alone on the last line (Chinese phrases here fall evenly already)
+        assert min(lengths) > 2 * min(font.getlength(line) for line in greedy), (greedy, balanced)

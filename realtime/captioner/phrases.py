@@ -24,7 +24,7 @@ PHRASES: dict[str, dict[str, list[str]]] = {
         "far": ["Pretty far from the camera, though.", "A bit far away.", "Kinda far off in the shot."],
         "smile_one": ["And that's a lovely smile!", "Someone's smiling, love it.", "Big smile there!"],
         "smile_many": ["{N} smiles, how nice!", "Everybody's smiling, love that.", "So many smiles!"],
-        "facing_camera": ["Facing the camera, nice.", "Turned right towards us!", "Face to the camera!"],
+        "facing_camera": ["Facing the camera, nice.", "Facing us head-on!", "Face to the camera!"],
         "facing_away": ["Head turned to the side.", "Turned away for a sec.", "Not facing the camera right now."],
         "wave": ["And a wave, hello back!", "Waving at us, hi!", "Oh, a little wave, how sweet!"],
         "thumbs_up": ["Thumbs up, love it!", "A big thumbs up there!", "Thumbs up, nice!"],
