@@ -429,3 +429,24 @@ def test_live_flash_ends_the_line_and_a_fresh_one_follows() -> None:
     first, *later = service.captions
     assert first.start < 0.1 and first.end == pytest.approx(flash), (flash, service.captions)
     assert later and later[0].start - flash < 1.0, (flash, service.captions)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_detector_blink_is_not_someone_leaving(lang: str) -> None:
+    """Same scene, next line: the face is missed in this frame but was there 0.2 s earlier, so nobody is said
+    to have left, and when it is found again nobody is said to have joined."""
+    here = SceneFacts(width=300, faces=[Box(120, 20, 60, 60)])
+    blink = SceneFacts(width=300, people_steady=False)
+    narrator = OfflineNarrator(lang, seed=8)
+    first, missed, back = (narrator.compose(f, t) for f, t in [(here, 0), (blink, 4), (here, 8)])
+    left_or_joined = r"gone|nobody|empty|joined|one more|showed up|走了|空了|没影|来了|多了|加入"
+    assert not re.search(left_or_joined, missed + back, re.I), (missed, back)
+    assert mentions(PEOPLE, lang, back), back
+
+
+def test_people_steady_looks_at_the_frame_before() -> None:
+    empty = skimage.data.coffee()
+    face = cv2.resize(astronaut(), (empty.shape[1], empty.shape[0]))
+    assert not measure(empty, previous=face, people_before=1).people_steady  # was there 0.2 s ago: a blink
+    assert measure(empty, previous=empty, people_before=1).people_steady  # gone for real
+    assert measure(face, previous=face, people_before=1).people_steady  # nothing changed: not looked at

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
@@ -62,12 +62,13 @@ class OfflineNarrator:
         changed = observation.scene_changed and not observation.first
         # across a cut, the frame before says nothing about motion or waves in this one
         previous = None if observation.scene_changed else observation.previous
+        people_before = None if self.previous is None or observation.first else self.previous.people
         if self._pool is None:
-            facts = measure(observation.image, previous, changed, observation.style_name)
+            facts = measure(observation.image, previous, changed, observation.style_name, people_before)
         else:  # send the small analysis copies, not the full frames
             facts = self._pool.submit(measure, analysis_copy(observation.image),
                                       None if previous is None else analysis_copy(previous), changed,
-                                      observation.style_name).result()
+                                      observation.style_name, people_before).result()
         if observation.first:
             self.previous = None
         return self.compose(facts, observation.pts) or None
@@ -97,6 +98,8 @@ class OfflineNarrator:
                 self._last_gesture = ""  # not said after all: say it at the next line
         if not clauses and new_view:
             clauses = [self._say("nothing")]
+        if not facts.people_steady and not new_view:  # keep who was there until the count settles
+            facts = replace(facts, faces=self.previous.faces, smiles=self.previous.smiles, facing=self.previous.facing)
         self.previous = facts
         self.lines += 1
         return ("" if self.lang == "zh" else " ").join(clauses)
@@ -121,6 +124,8 @@ class OfflineNarrator:
         """Who is there, said as what changed when the scene is the same as the last line's."""
         n, before = len(facts.faces), self.previous
         same_scene = before is not None and not facts.scene_changed
+        if same_scene and n != before.people and not facts.people_steady:
+            return []  # the count changed within the last 0.2 s: a detector blink or someone mid-step; wait
         if same_scene and n == 0 and before.faces:
             return [Clause("gone")]
         if n == 0:

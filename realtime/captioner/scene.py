@@ -47,6 +47,7 @@ class SceneFacts:
     facing: str = ""  # the main face: 'camera' (looking into the lens), 'away' (head turned), '' (not clear)
     hands: list[Hand] = field(default_factory=list)
     waving: bool = False  # a raised open hand moved sideways against a still background
+    people_steady: bool = True  # False: the frame 0.2 s earlier had another face count (a detector blink?)
     brightness: float = 0.5  # mean luma 0..1
     colour: str = ""  # one vivid colour that fills much of the frame, else ''
     monochrome: bool = False  # a black-and-white picture
@@ -213,9 +214,10 @@ def motion_facts(previous: np.ndarray, current: np.ndarray, ignore: list[Box]) -
 
 
 def measure(image: np.ndarray, previous: np.ndarray | None = None, scene_changed: bool = False,
-            style: str = "") -> SceneFacts:
+            style: str = "", people_before: int | None = None) -> SceneFacts:
     """All facts about one HxWx3 uint8 RGB frame. `previous`: the frame about MOTION_GAP_S earlier (any size;
-    None across a cut), for motion and waves."""
+    None across a cut), for motion and waves. `people_before`: how many faces the last line saw; when the
+    count differs, `previous` is looked at too, so one blurred frame is not "they left" (see people_steady)."""
     rgb = analysis_copy(image)
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     facts = SceneFacts(width=rgb.shape[1], scene_changed=scene_changed, style=style)
@@ -233,6 +235,8 @@ def measure(image: np.ndarray, previous: np.ndarray | None = None, scene_changed
         return facts
     faces = find_faces(rgb)
     facts.faces = [face.box for face in faces]
+    if people_before is not None and len(faces) != people_before and before is not None:
+        facts.people_steady = len(find_faces(before)) == len(faces)
     if faces:
         facts.facing = facing(max(faces, key=lambda d: d.box.w))
     equalised = cv2.equalizeHist(grey)
