@@ -429,6 +429,8 @@ def test_live_flash_ends_the_line_and_a_fresh_one_follows() -> None:
     first, *later = service.captions
     assert first.start < 0.1 and first.end == pytest.approx(flash), (flash, service.captions)
     assert later and later[0].start - flash < 1.0, (flash, service.captions)
+    fresh = next(o for o in narrator.seen if o.pts >= flash)
+    assert not fresh.scene_changed  # after the flash it is the same scene: no "new scene!"
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -450,3 +452,21 @@ def test_people_steady_looks_at_the_frame_before() -> None:
     assert not measure(empty, previous=face, people_before=1).people_steady  # was there 0.2 s ago: a blink
     assert measure(empty, previous=empty, people_before=1).people_steady  # gone for real
     assert measure(face, previous=face, people_before=1).people_steady  # nothing changed: not looked at
+
+
+def test_in_step_flash_is_not_a_new_scene_but_a_cut_is() -> None:
+    """Files: a one-frame flash ends the line and a fresh one follows about the same scene; a real cut gets
+    its "new scene" line a tenth of a second after it (once the picture has not come back)."""
+    narrator = GatedNarrator()
+    service = CaptionService(narrator, every_s=30.0, in_step=True)
+    coffee, cat = skimage.data.coffee()[::4, ::4], skimage.data.chelsea()[::3, ::3][:100, :150]
+    pictures = [coffee] * 10 + [np.full_like(coffee, 255)] + [coffee] * 10 + [cat] * 10  # 10 fps
+    try:
+        for i, picture in enumerate(pictures):
+            service.offer(Frame(picture, i / 10, time.monotonic(), i), "tiny")
+        service.active(3.0)
+    finally:
+        service.close()
+    seen = [(round(o.pts, 1), o.scene_changed) for o in narrator.seen]
+    assert seen == [(0.0, False), (1.1, False), (2.2, True)], seen
+    assert service.captions[0].end == pytest.approx(1.0)  # the flash frame does not show the old line

@@ -1,8 +1,9 @@
 """CaptionService: narrates the video from a worker thread so the frame loop never waits for it.
 
 The frame loop calls `offer()` for every frame; that stores a reference to the newest frame (no copy)
-and, live, compares a ~2k-pixel thumbnail with the previous frame's to end the line on screen at a cut. The worker looks at the newest frame a few times a second (wall
-clock, so it costs little CPU however fast the loop runs), keeps tiny grey thumbnails for scene-change
+and, live, compares a ~2k-pixel thumbnail with the previous frame's to end the line on screen at a cut.
+The worker looks at the newest frame a few times a second (wall clock, so it costs little CPU however
+fast the loop runs), keeps tiny grey thumbnails for scene-change
 and motion measurements, and narrates when `every_s` seconds of *video* time (pts) have passed since
 the last line or the scene changed a lot. Each line is published as a `Caption` starting at the pts of
 the frame it describes (in step) or of the newest frame when it is ready (live), and handed to the subscribers (subtitle files, OBS text, WebRTC data channel).
@@ -37,6 +38,7 @@ SCENE_CHANGE = 0.12
 CUT_OVER_MOTION = 4.0
 HISTOGRAM_CHANGE = 0.45  # Bhattacharyya distance of hue/saturation histograms
 MOTION_GAP_S = 0.2  # motion is measured against the frame about this long before (video seconds)
+FLASH_S = 0.1  # a jump is a new scene if the picture has not come back this long after it (else a flash)
 # A dissolve (a cross-fade between two shots): over DISSOLVE_S the picture changed by SCENE_CHANGE, the
 # frame half-way is the average of the two ends (a pan or a zoom is not: its middle is a third picture),
 # and the last MOTION_GAP_S changed little (the fade is over, so the line describes the new shot).
@@ -130,7 +132,9 @@ class CaptionService:
         self._cut_pending = False  # a cut seen but not narrated yet (live: too soon after the last line)
         self._last_quick: np.ndarray | None = None  # live: the previous frame's quick_thumbnail()
         self._usual_jump = 0.0  # live: recent frame-to-frame change of quick thumbnails (running average)
-        self._cut_seen = False  # live: offer() saw a cut the worker has not handled yet
+        self._cut_seen: np.ndarray | None = None  # live: the frame before a jump offer() saw, not yet handled
+        self._jump: tuple[float, np.ndarray] | None = None  # a jump being checked: its pts, the picture before it
+        self._before_jump: np.ndarray | None = None  # the look before the last jump _is_cut() found
         self._cut_short: Caption | None = None  # live: a line offer() ended, not yet told to the subscribers
         self._worker = threading.Thread(target=self._run, name="captioner", daemon=True)
         self._worker.start()
@@ -161,7 +165,8 @@ class CaptionService:
         jump = frame_difference(quick, before)
         if jump >= self.scene_change and jump >= CUT_OVER_MOTION * self._usual_jump:
             self._end_active(frame.pts, notify=False)  # subscribers hear of it from the worker's thread
-            self._cut_seen = True  # the worker narrates the new scene even if its own look misses the jump
+            if self._cut_seen is None:  # the worker narrates again even if its own look misses the jump; a
+                self._cut_seen = before  # second jump (back, after a flash) keeps the picture before the first
         else:
             self._usual_jump += 0.2 * (jump - self._usual_jump)
 
@@ -222,13 +227,25 @@ class CaptionService:
 
     def _consider(self, frame: Frame, style_name: str) -> None:
         """Look for a cut and measure motion on a thumbnail; narrate when a line is due or the scene changed."""
-        cut = self._is_cut(frame)
-        if self._cut_seen:  # offer() saw a jump between two frames this look fell between
-            self._cut_seen, cut = False, True
-            self._thumbs.clear()
-        if cut:  # frames before a cut say nothing about motion after it
-            self._history.clear()
+        kind = self._is_cut(frame)
         thumb = self._previous[2]
+        seen_by_offer, self._cut_seen = self._cut_seen, None  # a jump between two frames this look fell between
+        if kind == "jump" or seen_by_offer is not None:
+            # The old line ends here; whether this is a new scene or a flash (someone crossing the lens) is
+            # decided FLASH_S later (live: at the next look), so no line describes a flash or calls it a scene.
+            if self._jump is None:
+                self._jump = (frame.pts, self._before_jump if seen_by_offer is None else seen_by_offer)
+            if self._last_caption is not None:
+                self._end_active(frame.pts)
+        cut, refresh = kind == "now", False
+        if self._jump is not None and not 0 <= frame.pts - self._jump[0] < FLASH_S - 1e-6:
+            (_, before_jump), self._jump = self._jump, None
+            if frame_difference(thumb, before_jump) >= self.scene_change:
+                cut = True
+            else:  # the same scene as before the jump; its line was ended, so say a fresh one
+                refresh = True
+        if kind:  # frames before a jump or a cut say nothing about motion after it
+            self._history.clear()
         observation = Observation(frame.image, frame.pts, style_name, first=self._last_caption is None)
         earlier = self._earlier(frame.pts)
         self._history.append((frame.pts, thumb, frame.image))
@@ -237,9 +254,11 @@ class CaptionService:
         if cut and self._last_caption is not None:
             self._end_active(frame.pts)  # a line never stays on screen over the next scene
         self._cut_pending |= cut
+        if self._jump is not None:
+            return  # no line until the jump is known to be a new scene or a flash (FLASH_S)
         if self._last_caption is not None:
             since = frame.pts - self._last_caption
-            due = since < 0 or since >= self.every_s  # (< 0: the source restarted its clock)
+            due = refresh or since < 0 or since >= self.every_s  # (< 0: the source restarted its clock)
             if due and since >= 0 and since < self.every_s + DISSOLVE_S and self._mid_dissolve(frame.pts, thumb):
                 due = False  # a line now would describe a blend of two shots: wait for the fade, up to 1 s
             cut_due = self._cut_pending and (self.in_step or since >= LIVE_MIN_GAP_S)
@@ -249,27 +268,29 @@ class CaptionService:
         self._last_caption = frame.pts
         self._narrate(observation)
 
-    def _is_cut(self, frame: Frame) -> bool:
-        """Whether `frame` starts a new scene: a jump in the picture, the end of a dissolve, a new picture size,
-        or the clock going back (a new file or photo). Updates the look-to-look state."""
+    def _is_cut(self, frame: Frame) -> str:
+        """'now' if `frame` surely starts a new scene (the end of a dissolve, a new picture size, the clock going
+        back: a new file or photo), 'jump' if the picture jumped (a cut, or a flash: see _consider), else ''.
+        Updates the look-to-look state."""
         thumb, hist = thumbnail(frame.image), colour_histogram(frame.image)
         before, self._previous = self._previous, (frame.pts, frame.image.shape, thumb, hist)
         if before is None or before[1] != frame.image.shape or frame.pts < before[0]:
             self._thumbs.clear()
             self._thumbs.append((frame.pts, thumb))
-            return before is not None
+            self._jump = None
+            return "" if before is None else "now"
         change = frame_difference(thumb, before[2])
         usual = float(np.median(self._changes)) if self._changes else 0.0
         self._changes.append(change)
         if (change >= self.scene_change and change >= CUT_OVER_MOTION * usual) or (
                 change >= self.scene_change / 2 and histogram_distance(hist, before[3]) >= HISTOGRAM_CHANGE):
-            cut = True
+            kind, self._before_jump = "jump", before[2]
         else:
-            cut = self._dissolve_ended(frame.pts, thumb)
-        if cut:
+            kind = "now" if self._dissolve_ended(frame.pts, thumb) else ""
+        if kind:
             self._thumbs.clear()
         self._thumbs.append((frame.pts, thumb))
-        return cut
+        return kind
 
     def _thumb_at(self, pts: float) -> np.ndarray | None:
         """The kept thumbnail nearest to video time `pts`, if one is within a look of it."""
