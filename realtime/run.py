@@ -111,11 +111,12 @@ def open_input(args: argparse.Namespace, source_spec: str, output: Path | None) 
                        uniform=one_size)
 
 
-def start_captioning(args: argparse.Namespace, processor: FrameProcessor, output: Path | None, live: bool = True):
+def start_captioning(args: argparse.Namespace, processor: FrameProcessor, output: Path | None, live: bool = True,
+                     stills: bool = False):
     """Attach the captioner for this output (its .srt/.vtt go beside `output`); None with --no-captions.
 
     live: whether the source runs on its own clock (see FrameSource.live); files rendered as fast as
-    possible get their captions in step with the frames."""
+    possible get their captions in step with the frames. stills: every frame is a photo of its own."""
     processor.captions = processor.renderer = None
     if not getattr(args, "captions", True):
         return None
@@ -123,7 +124,7 @@ def start_captioning(args: argparse.Namespace, processor: FrameProcessor, output
         from realtime.captioner import build_captioning
     except ImportError:  # a checkout without the captioner package: run without captions
         return None
-    captioning = build_captioning(args, output_path=output, live=live)
+    captioning = build_captioning(args, output_path=output, live=live, stills=stills)
     processor.captions, processor.renderer = captioning.source, captioning.renderer
     processor.captions_enabled = captioning.source is not None and captioning.renderer is not None
     return captioning
@@ -135,7 +136,8 @@ def run_one(args: argparse.Namespace, processor: FrameProcessor, source: FrameSo
 
     A run that wrote no frame is a UserError (its subtitle files are removed)."""
     try:
-        captioning = start_captioning(args, processor, output, live=source.live)
+        captioning = start_captioning(args, processor, output, live=source.live,
+                                      stills=isinstance(source, ImageFolderSource))
     except BaseException:
         source.close()
         raise

@@ -141,3 +141,23 @@ def test_every_cut_gets_one_fresh_true_line_within_a_second(tmp_path: Path, tiny
     astronaut, cat, camera = first_line(0.0), first_line(cuts[0]), first_line(cuts[2])
     assert re.search(people, astronaut, re.I) and re.search(people, camera, re.I), srt
     assert not re.search(people, cat, re.I), srt
+
+
+def test_every_photo_of_a_folder_gets_its_line_at_full_strength(tmp_path: Path, tiny_style: Path) -> None:
+    """Photos of one size (no size change to tell them apart) each get a line, burned in fully opaque: a
+    photo is one frame, so a fade-in would leave its caption nearly invisible."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    pictures = {"1_astronaut": skimage.data.astronaut(), "2_cat": skimage.data.chelsea(),
+                "3_coffee": skimage.data.coffee(), "4_rocket": skimage.data.rocket()}
+    for name, picture in pictures.items():
+        cv2.imwrite(str(photos / f"{name}.png"), cv2.cvtColor(cv2.resize(picture, (W, H)), cv2.COLOR_RGB2BGR))
+    for variant, extra in (("captioned", []), ("plain", ["--no-captions"])):
+        result = run("--source", str(photos), "--style", str(tiny_style), "--output", str(tmp_path / variant), *extra)
+        assert result.returncode == 0, result.stderr
+    for name in pictures:
+        captioned, plain = (cv2.imread(str(tmp_path / variant / f"{name}.png")).astype(np.int16)
+                            for variant in ("captioned", "plain"))
+        strip = np.abs(captioned - plain)[int(0.75 * H):]  # the caption region at the bottom
+        assert strip.mean() > 25, (name, strip.mean())  # a faded caption changed it by ~5
+        assert np.abs(captioned - plain)[: H // 2].max() == 0  # nothing above the caption is touched

@@ -95,12 +95,14 @@ def build_narrator(args: argparse.Namespace, in_step: bool = False) -> Narrator:
     raise UserError(f"unknown --captioner {kind!r} (offline, transformers, ollama)")
 
 
-def build_captioning(args: argparse.Namespace, output_path: Path | None = None, *, live: bool = True) -> Captioning:
+def build_captioning(args: argparse.Namespace, output_path: Path | None = None, *, live: bool = True,
+                     stills: bool = False) -> Captioning:
     """Everything captions need for one run; Captioning(None, None) with --no-captions.
 
     live=False (a file or the demo rendered as fast as possible, not paced): captions go in step
     with the frames, so each line is burned in from the frame it describes, instead of whenever
-    the narrator happens to be ready.
+    the narrator happens to be ready. stills=True (a folder of photos): every frame is a scene of its
+    own with its own line, burned in at full strength (a photo is one frame: no fade).
     """
     output_path = Path(output_path) if output_path is not None else None
     if not _option(args, "captions", True):
@@ -108,13 +110,13 @@ def build_captioning(args: argparse.Namespace, output_path: Path | None = None, 
     every = float(_option(args, "caption_every", 4.0))
     if every <= 0:
         raise UserError(f"--caption-every must be a positive number of seconds (got {every})")
-    from realtime.overlay import SubtitleOverlay
+    from realtime.overlay import FADE_S, SubtitleOverlay
 
     lang = _option(args, "caption_lang", "en")
-    renderer = SubtitleOverlay(lang)  # checks the font first: a clear error before anything starts
+    renderer = SubtitleOverlay(lang, fade_s=0.0 if stills else FADE_S)  # checks the font: a clear error now
     in_step = not live
     narrator = build_narrator(args, in_step)
-    service = CaptionService(narrator, every_s=every, in_step=in_step)
+    service = CaptionService(narrator, every_s=every, in_step=in_step, stills=stills)
     captioning = Captioning(service, renderer, output_path, speak=bool(_option(args, "speak", False)))
     service.subscribe(captioning.captions.append)
     if captioning.speak:

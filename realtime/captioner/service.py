@@ -102,7 +102,9 @@ class CaptionService:
     """
 
     def __init__(self, narrator: Narrator, every_s: float = 4.0, look_every_s: float = LOOK_EVERY_S,
-                 scene_change: float = SCENE_CHANGE, in_step: bool = False, wait_limit_s: float = 60.0):
+                 scene_change: float = SCENE_CHANGE, in_step: bool = False, wait_limit_s: float = 60.0,
+                 stills: bool = False):
+        """stills: every frame is a photo of its own (a folder of images), so each is a new scene with a line."""
         if every_s <= 0:
             raise ValueError("every_s must be positive")
         self.narrator = narrator
@@ -111,6 +113,7 @@ class CaptionService:
         self.look_every_s = 0.0 if in_step else look_every_s
         self.scene_change = scene_change
         self.in_step = in_step
+        self.stills = stills
         self.wait_limit_s = wait_limit_s
         self.captions: list[Caption] = []  # published, in start order
         self.errors = 0
@@ -274,7 +277,7 @@ class CaptionService:
         Updates the look-to-look state."""
         thumb, hist = thumbnail(frame.image), colour_histogram(frame.image)
         before, self._previous = self._previous, (frame.pts, frame.image.shape, thumb, hist)
-        if before is None or before[1] != frame.image.shape or frame.pts < before[0]:
+        if before is None or before[1] != frame.image.shape or frame.pts < before[0] or self.stills:
             self._thumbs.clear()
             self._thumbs.append((frame.pts, thumb))
             self._jump = None
