@@ -60,15 +60,15 @@ class OfflineNarrator:
 
     def describe(self, observation: Observation) -> str | None:
         changed = observation.scene_changed and not observation.first
-        # across a cut, the frame before says nothing about motion or waves in this one
-        previous = None if observation.scene_changed else observation.previous
         people_before = None if self.previous is None or observation.first else self.previous.people
+        # the service hands over earlier frames of the same scene only (never from before a cut)
+        earlier = [e for e in (observation.previous, observation.earlier) if e is not None]
         if self._pool is None:
-            facts = measure(observation.image, previous, changed, observation.style_name, people_before)
+            facts = measure(observation.image, earlier, changed, observation.style_name, people_before)
         else:  # send the small analysis copies, not the full frames
             facts = self._pool.submit(measure, analysis_copy(observation.image),
-                                      None if previous is None else analysis_copy(previous), changed,
-                                      observation.style_name, people_before).result()
+                                      [analysis_copy(e) for e in earlier], changed, observation.style_name,
+                                      people_before).result()
         if observation.first:
             self.previous = None
         return self.compose(facts, observation.pts) or None

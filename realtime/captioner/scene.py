@@ -5,6 +5,7 @@ Everything the offline narrator says comes from a `SceneFacts`; nothing is guess
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import cv2
@@ -197,7 +198,11 @@ def motion_facts(previous: np.ndarray, current: np.ndarray, ignore: list[Box]) -
     camera, warp, margin = None, None, 2
     if corners is not None and len(corners) >= 12:
         moved, status, _ = cv2.calcOpticalFlowPyrLK(a, b, corners, None, winSize=(15, 15), maxLevel=3)
-        ok = status.ravel() == 1
+        back, status_back, _ = cv2.calcOpticalFlowPyrLK(b, a, moved, None, winSize=(15, 15), maxLevel=3)
+        # forward-backward check: a track that does not come back to its corner was dragged by something
+        # moving near it (at coarse pyramid levels a swinging hand pulls the corners around it)
+        round_trip = np.linalg.norm((back - corners).reshape(-1, 2), axis=1)
+        ok = (status.ravel() == 1) & (status_back.ravel() == 1) & (round_trip < 0.5)
         if ok.sum() >= 12:
             warp, inliers = cv2.estimateAffinePartial2D(corners[ok], moved[ok], method=cv2.RANSAC,
                                                         ransacReprojThreshold=1.0)
@@ -213,50 +218,63 @@ def motion_facts(previous: np.ndarray, current: np.ndarray, ignore: list[Box]) -
     return float(changed.mean()) if changed.size else 0.0, camera
 
 
-def measure(image: np.ndarray, previous: np.ndarray | None = None, scene_changed: bool = False,
-            style: str = "", people_before: int | None = None) -> SceneFacts:
-    """All facts about one HxWx3 uint8 RGB frame. `previous`: the frame about MOTION_GAP_S earlier (any size;
-    None across a cut), for motion and waves. `people_before`: how many faces the last line saw; when the
-    count differs, `previous` is looked at too, so one blurred frame is not "they left" (see people_steady)."""
+def measure(image: np.ndarray, previous: np.ndarray | Sequence[np.ndarray] | None = None,
+            scene_changed: bool = False, style: str = "", people_before: int | None = None) -> SceneFacts:
+    """All facts about one HxWx3 uint8 RGB frame.
+
+    previous: earlier frames of the same scene (any size), nearest first: about MOTION_GAP_S before, and
+      optionally twice that. Motion, the camera and waves are judged against each; "still" needs all of
+      them still (a hand waving at a steady beat can be in the same place 0.2 s apart).
+    people_before: how many faces the last line saw; when the count differs, the nearest earlier frame is
+      looked at too, so one blurred frame is not "they left" (see SceneFacts.people_steady)."""
     rgb = analysis_copy(image)
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     facts = SceneFacts(width=rgb.shape[1], scene_changed=scene_changed, style=style)
     facts.brightness = float(grey.mean()) / 255.0
     facts.colour, facts.monochrome = colour_summary(rgb)
     facts.sky = blue_sky(rgb)
-    before = None
-    if previous is not None:
-        before = analysis_copy(previous)
-        if before.shape != rgb.shape:
-            before = cv2.resize(before, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_AREA)
+    earlier = [] if previous is None else [previous] if isinstance(previous, np.ndarray) else list(previous)
+    befores = [cv2.resize(b, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_AREA) if b.shape != rgb.shape
+               else b for b in map(analysis_copy, earlier)]
     if facts.brightness < 0.06:  # too dark for any detector to be trusted
-        if before is not None:
-            facts.motion, facts.camera_moving = motion_facts(before, rgb, [])
+        judge_motion(facts, rgb, befores, [], [])
         return facts
     faces = find_faces(rgb)
     facts.faces = [face.box for face in faces]
-    if people_before is not None and len(faces) != people_before and before is not None:
-        facts.people_steady = len(find_faces(before)) == len(faces)
+    if people_before is not None and len(faces) != people_before and befores:
+        facts.people_steady = len(find_faces(befores[0])) == len(faces)
     if faces:
         facts.facing = facing(max(faces, key=lambda d: d.box.w))
     equalised = cv2.equalizeHist(grey)
     facts.smiles = sum(is_smiling(equalised, face) for face in facts.faces)
     facts.hands = find_hands(rgb)
-    if before is not None:
-        raised = [hand for hand in facts.hands if hand.gesture == "open" and hand.raised]
-        hands_before = find_hands(before) if raised else []
-        arms = [arm_region(hand, rgb.shape) for hand in facts.hands + hands_before]
-        facts.motion, facts.camera_moving = motion_facts(before, rgb, facts.faces + arms)
-        facts.waving = facts.camera_moving is False and any(is_wave(hand, hands_before) for hand in raised)
+    raised = [hand for hand in facts.hands if hand.gesture == "open" and hand.raised]
+    judge_motion(facts, rgb, befores, facts.faces, raised)
     return facts
 
 
+def judge_motion(facts: SceneFacts, rgb: np.ndarray, befores: list[np.ndarray], faces: list[Box],
+                 raised: list[Hand]) -> None:
+    """Fill facts.motion (the most any earlier frame shows), camera_moving (True if the camera moved against
+    any, False if against all it held) and waving (a raised open hand swung against a still background)."""
+    cameras = []
+    for before in befores:
+        hands_before = find_hands(before) if raised else []
+        arms = [arm_region(hand, rgb.shape) for hand in facts.hands + hands_before]
+        motion, camera = motion_facts(before, rgb, faces + arms)
+        facts.motion = motion if facts.motion is None else max(facts.motion, motion)
+        cameras.append(camera)
+        facts.waving |= camera is False and any(is_wave(hand, hands_before) for hand in raised)
+    if cameras:
+        facts.camera_moving = True if True in cameras else False if all(c is False for c in cameras) else None
+
+
 def arm_region(hand: Hand, shape: tuple[int, ...]) -> Box:
-    """The hand's box widened by half and reaching down to the frame's bottom edge: the forearm (and
+    """The hand's box, twice as wide and a quarter higher, down to the frame's bottom edge: the forearm (and
     whatever the hand holds) moves with the hand and says nothing about the camera."""
-    x = max(0, round(hand.box.x - 0.25 * hand.box.w))
-    y = max(0, round(hand.box.y - 0.1 * hand.box.h))
-    return Box(x, y, min(shape[1] - x, round(1.5 * hand.box.w)), shape[0] - y)
+    x = max(0, round(hand.box.x - 0.5 * hand.box.w))
+    y = max(0, round(hand.box.y - 0.25 * hand.box.h))
+    return Box(x, y, min(shape[1] - x, round(2 * hand.box.w)), shape[0] - y)
 
 
 def is_wave(hand: Hand, earlier: list[Hand]) -> bool:

@@ -38,7 +38,9 @@ SCENE_CHANGE = 0.12
 CUT_OVER_MOTION = 4.0
 HISTOGRAM_CHANGE = 0.45  # Bhattacharyya distance of hue/saturation histograms
 MOTION_GAP_S = 0.2  # motion is measured against the frame about this long before (video seconds)
-FLASH_S = 0.1  # a jump is a new scene if the picture has not come back this long after it (else a flash)
+# A jump is a new scene if the picture has not come back this long after it (else a flash); by then the
+# new scene also has a frame MOTION_GAP_S old, so even its first line can tell motion and waves.
+FLASH_S = MOTION_GAP_S
 # A dissolve (a cross-fade between two shots): over DISSOLVE_S the picture changed by SCENE_CHANGE, the
 # frame half-way is the average of the two ends (a pan or a zoom is not: its middle is a third picture),
 # and the last MOTION_GAP_S changed little (the fade is over, so the line describes the new shot).
@@ -57,8 +59,10 @@ class Observation:
     """What a narrator gets: the frame to describe and what the service measured around it.
 
     image: HxWx3 uint8 RGB (the camera/source frame, before styling).
-    previous: HxWx3 uint8 RGB, the frame looked at about MOTION_GAP_S before (at most 2 s), or None; the
-      offline narrator measures motion and waves against it.
+    previous: HxWx3 uint8 RGB, the frame of the same scene looked at about MOTION_GAP_S before (0.15-2 s),
+      or None; the offline narrator measures motion and waves against it.
+    earlier: the same, about 2 x MOTION_GAP_S before (0.3-2 s): a second look, since a hand waving at a steady
+      beat can be in the same place 0.2 s apart.
     motion: mean |grey difference| (0..1) between `previous` and `image` thumbnails, None without one
       (a cheap figure for narrators that want one; the offline narrator measures its own).
     """
@@ -68,6 +72,7 @@ class Observation:
     style_name: str
     previous: np.ndarray | None = None
     motion: float | None = None
+    earlier: np.ndarray | None = None
     scene_changed: bool = False
     first: bool = False
 
@@ -247,13 +252,16 @@ class CaptionService:
                 cut = True
             else:  # the same scene as before the jump; its line was ended, so say a fresh one
                 refresh = True
+                self._history.clear()  # without the flash frame: it says nothing about motion
         if kind:  # frames before a jump or a cut say nothing about motion after it
             self._history.clear()
         observation = Observation(frame.image, frame.pts, style_name, first=self._last_caption is None)
-        earlier = self._earlier(frame.pts)
+        before, long_before = self._earlier(frame.pts, MOTION_GAP_S), self._earlier(frame.pts, 2 * MOTION_GAP_S)
         self._history.append((frame.pts, thumb, frame.image))
-        if earlier is not None:
-            observation.previous, observation.motion = earlier[2], frame_difference(thumb, earlier[1])
+        if before is not None:
+            observation.previous, observation.motion = before[2], frame_difference(thumb, before[1])
+        if long_before is not None and long_before is not before:
+            observation.earlier = long_before[2]
         if cut and self._last_caption is not None:
             self._end_active(frame.pts)  # a line never stays on screen over the next scene
         self._cut_pending |= cut
@@ -347,12 +355,12 @@ class CaptionService:
             except Exception:
                 log.warning("caption subscriber %r failed", cut_short, exc_info=True)
 
-    def _earlier(self, pts: float) -> tuple[float, np.ndarray, np.ndarray] | None:
-        """The frame looked at about MOTION_GAP_S before `pts` (for motion), if there is one."""
-        candidates = [h for h in self._history if 0.0 < pts - h[0] <= 2.0]
+    def _earlier(self, pts: float, gap: float) -> tuple[float, np.ndarray, np.ndarray] | None:
+        """The frame of this scene looked at about `gap` seconds before `pts` (at least 3/4 of it, at most 2 s)."""
+        candidates = [h for h in self._history if 0.75 * gap - 1e-6 <= pts - h[0] <= 2.0]
         if not candidates:
             return None
-        return min(candidates, key=lambda h: abs(pts - h[0] - MOTION_GAP_S))
+        return min(candidates, key=lambda h: abs(pts - h[0] - gap))
 
     def _narrate(self, observation: Observation) -> None:
         try:
