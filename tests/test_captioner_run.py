@@ -159,5 +159,5 @@ def test_every_photo_of_a_folder_gets_its_line_at_full_strength(tmp_path: Path, 
         captioned, plain = (cv2.imread(str(tmp_path / variant / f"{name}.png")).astype(np.int16)
                             for variant in ("captioned", "plain"))
         strip = np.abs(captioned - plain)[int(0.75 * H):]  # the caption region at the bottom
-        assert strip.mean() > 25, (name, strip.mean())  # a faded caption changed it by ~5
+        assert strip.mean() > 12, (name, strip.mean())  # full strength: 17-40 here; faded in at 10%: ~5
         assert np.abs(captioned - plain)[: H // 2].max() == 0  # nothing above the caption is touched
