@@ -52,7 +52,7 @@ CLAIMS = {
         "where": r"\b(on|to) the (left|right)\b|\b(in the middle|centre|center)\b",
         "dark": r"\b(dark|dim|low light)\b",
         "bright": r"\b(bright|lots of light|sunny)\b",
-        "still": r"\b(still|calm|steady|not much moving|hardly anything moves|quiet|frozen)\b",
+        "still": r"\b(nice and still|calm|steady|not much moving|hardly anything moves|quiet|frozen)\b",
         "moving": r"\b(movement|moving|motion|action|on the move|walking)\b",
         "camera": r"\b(camera's on the move|camera's moving around|view keeps shifting)\b",
         "facing_camera": r"\b(facing the camera|head-on|face to the camera)\b",
@@ -64,7 +64,8 @@ CLAIMS = {
         "raised": r"\b(hand up|hand raised|up goes a hand)\b",
         "open": r"\b(open hand|fingers out|a hand right there)\b",
         "sky": r"\bblue sky\b",
-        "scene": r"\b(new scene|(just |has )?changed|different view|something new|new picture|next up|cut to)\b",
+        "scene": r"\b(new scene|(just |has )?changed|different view|something new|new picture|next up|cut to|now this|"
+                 r"and cut)\b",
     },
     "zh": {
         "person": r"(人|脸|笑)",
@@ -77,8 +78,8 @@ CLAIMS = {
         "bright": r"(亮|光线特别足)",
         "still": r"(安静|静悄悄|不动|平静|不怎么动|稳稳|没什么动静|定格)",
         "moving": r"(动作|动静|在动|动得|走来走去|在走|动来动去|移动)",
-        "camera": r"(镜头在移动|镜头跟着在走|视角在变)",
-        "facing_camera": r"(正对着镜头|脸朝镜头|面向镜头)",
+        "camera": r"(镜头在移动|镜头慢慢扫|视角在变)",
+        "facing_camera": r"(正对着镜头|脸朝着?镜头|面向镜头)",
         "facing_away": r"(转到一边|侧着脸|没有正对镜头)",
         "hand": r"(手|赞|挥手|招手)",
         "wave": r"(挥手|招手)",
@@ -87,7 +88,7 @@ CLAIMS = {
         "raised": r"(举起|举得)",
         "open": r"(张开的手|五指张开|有只手)",
         "sky": r"(蓝天|天好蓝)",
-        "scene": r"(换场景|画面变了|换了个|新画面|换了|下一张|切到)",
+        "scene": r"(换场景|画面变了|换了个|新画面|换了|下一张|切到|镜头一转)",
     },
 }
 WHERE_WORDS = {"left": "left", "right": "right", "middle": "centre", "centre": "centre", "center": "centre",

@@ -27,7 +27,7 @@ PEOPLE = {"en": r"\b(face|faces|person|people|someone|somebody|folks|smil\w*)\b"
 CATS = {"en": r"\b(cat|cats|kitty|kitties)\b", "zh": r"猫"}
 DARK = {"en": r"\b(dark|dim)\b", "zh": r"暗"}
 BUSY = {"en": r"\b(movement|moving|action|on the move)\b", "zh": r"(在动|动静|移动|动作|动得)"}
-STILL = {"en": r"\b(still|calm|steady|not much moving)\b", "zh": r"(安静|静悄悄|不动|平静|不怎么动)"}
+STILL = {"en": r"\b(nice and still|calm|steady|not much moving)\b", "zh": r"(安静|静悄悄|不动|平静|不怎么动)"}
 LANGS = ["en", "zh"]
 
 
@@ -470,3 +470,17 @@ def test_in_step_flash_is_not_a_new_scene_but_a_cut_is() -> None:
     seen = [(round(o.pts, 1), o.scene_changed) for o in narrator.seen]
     assert seen == [(0.0, False), (1.2, False), (2.3, True)], seen  # decided 0.2 s after each jump
     assert service.captions[0].end == pytest.approx(1.0)  # the flash frame does not show the old line
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_someone_staying_put_is_not_greeted_again_and_the_style_is_not_repeated(lang: str) -> None:
+    one = SceneFacts(width=300, faces=[Box(130, 20, 40, 40)], style="starry_night")
+    narrator = OfflineNarrator(lang, seed=9)
+    said = [narrator.compose(one, t) for t in range(0, 40, 4)]
+    greeting = r"hi there|hey|hello|你好|嘿|哟"
+    assert re.search(greeting, said[0], re.I) and not any(re.search(greeting, s, re.I) for s in said[1:]), said
+    assert all(mentions(PEOPLE, lang, s) for s in said[1:4]), said  # still there, said as still there
+    style = {"en": "starry night", "zh": "星空"}[lang]
+    assert sum(style in s.lower() for s in said) <= 2 and style in " ".join(said[:2]).lower(), said  # once, maybe
+    # once more after 30 s
+    assert "starry_night" not in " ".join(said)

@@ -17,11 +17,11 @@ from multiprocessing import get_context
 
 import numpy as np
 
-from realtime.captioner.phrases import COLOUR_NAMES, PHRASES, WHERE, number
+from realtime.captioner.phrases import COLOUR_NAMES, PHRASES, STYLE_NAMES, WHERE, number
 from realtime.captioner.scene import BRIGHT, BUSY, DARK, MOVING, STILL, SceneFacts, analysis_copy, measure
 from realtime.captioner.service import Observation
 
-STYLE_EVERY = 3  # mention the style about every third line (and whenever there is little else to say)
+STYLE_AGAIN_S = 30.0  # the style is said when it changes, and again after this long if a line has little to say
 REPEAT_WINDOW_S = 60.0  # no phrasing is repeated within this much video time
 MAX_COUNT = 6  # more faces than this are "a bunch", not a number the detector would get right
 MAX_CLAUSES = 4  # a line is read in a few seconds: optional clauses beyond this are left out
@@ -56,6 +56,7 @@ class OfflineNarrator:
         self._used: dict[str, float] = {}  # template -> video time it was last said
         self._now = 0.0
         self._last_gesture = ""
+        self._style_said: tuple[str, float] = ("", -1e9)  # the style last named, and when
         self._pool = detector_process(idle_priority) if separate_process else None
 
     def describe(self, observation: Observation) -> str | None:
@@ -80,11 +81,10 @@ class OfflineNarrator:
         Clauses are planned first (what changed, who, what a hand does, how they look, one remark, the style)
         and said in that order up to MAX_CLAUSES; optional ones whose phrasings were all used lately drop out."""
         self._now = self._now + 4.0 if pts is None else pts
-        plan = [*self._opener(facts), *self._subjects(facts), *self._hands(facts)]
-        plan += self._remark(facts, has_subject=bool(plan))
+        subjects = [*self._subjects(facts), *self._hands(facts)]
+        plan = [*self._opener(facts), *subjects, *self._remark(facts, has_subject=bool(subjects))]
         new_view = self.previous is None or facts.scene_changed
-        if facts.style and (len(plan) < 2 or self.lines % STYLE_EVERY == STYLE_EVERY - 1):
-            plan.append(Clause("style", optional=bool(plan) or not new_view, fields={"style": facts.style}))
+        plan += self._style(facts, plan, new_view)
         clauses: list[str] = []
         for clause in plan:
             if len(clauses) >= MAX_CLAUSES and clause.optional:
@@ -117,6 +117,17 @@ class OfflineNarrator:
         fields.update({k.capitalize(): str(v)[:1].upper() + str(v)[1:] for k, v in fields.items()})
         return template.format(**fields)
 
+    def _style(self, facts: SceneFacts, plan: list[Clause], new_view: bool) -> list[Clause]:
+        """The style, when it is new to the narration (a style switch is worth a word) or, on a line with little
+        else to say, when it was last named STYLE_AGAIN_S ago; Chinese lines use the style's Chinese name."""
+        name, said_at = self._style_said
+        fresh = facts.style != name and len(plan) < 3
+        if not facts.style or not (fresh or (len(plan) < 2 and self._now - said_at >= STYLE_AGAIN_S)):
+            return []
+        self._style_said = (facts.style, self._now)
+        shown = STYLE_NAMES[self.lang].get(facts.style, facts.style.replace("_", " "))
+        return [Clause("style", optional=bool(plan) or not new_view, fields={"style": shown})]
+
     def _opener(self, facts: SceneFacts) -> list[Clause]:
         return [Clause("scene_change")] if facts.scene_changed else []
 
@@ -138,7 +149,11 @@ class OfflineNarrator:
             out.append(Clause("left_some"))
         elif same_scene and n == len(before.faces) == 1 and where and before.where(before.faces[0]) not in ("", where):
             out.append(Clause("moved_at", fields={"where": WHERE[self.lang][where]}))
-        if not out or n > 1:
+        same_people = same_scene and n == len(before.faces) and where == before.where(before.faces[0])
+        if same_people and n == 1:  # nothing changed: not another "hi there!", but that they are still here
+            out.append(Clause("still_here_at", optional=True, fields={"where": WHERE[self.lang][where]}) if where
+                       else Clause("still_here", optional=True))
+        elif not out or n > 1:
             out.append(self._people(facts, where))
         size = facts.size(max(facts.faces, key=lambda b: b.w))
         if facts.smiles:

@@ -9,7 +9,7 @@ from __future__ import annotations
 PHRASES: dict[str, dict[str, list[str]]] = {
     "en": {
         "scene_change": ["Oh, new scene!", "Okay, something just changed.", "Whoa, different view now.",
-                         "And now for something new.", "New picture!", "Next up!"],
+                         "And now for something new.", "Now this!", "And cut!"],
         "face_one_at": ["There's someone {where}, hi there!", "I can see a face {where}.",
                         "Somebody's right there {where}.", "Hey, a person {where}!"],
         "face_one": ["There's someone here, hi there!", "Oh hey, I see a face.", "Somebody's in the shot.",
@@ -20,6 +20,10 @@ PHRASES: dict[str, dict[str, list[str]]] = {
         "left_some": ["Someone just stepped out.", "One person fewer now.", "Somebody left the shot."],
         "gone": ["And they're gone.", "Whoops, nobody there now.", "Empty again."],
         "moved_at": ["Oh, they moved over {where}.", "Now they're {where}.", "Shifted over {where}, I see."],
+        "still_here_at": ["Someone's still {where}.", "Same person, still {where}.", "That face is still {where}.",
+                          "Someone's hanging out {where}.", "Still a person {where}."],
+        "still_here": ["Someone's still here.", "Same person, still in the shot.", "That face is still around.",
+                       "Someone's hanging out here.", "Still a person in the shot."],
         "close": ["Nice close-up!", "Up close and personal.", "Right up to the camera!"],
         "far": ["Pretty far from the camera, though.", "A bit far away.", "Kinda far off in the shot."],
         "smile_one": ["And that's a lovely smile!", "Someone's smiling, love it.", "Big smile there!"],
@@ -51,7 +55,7 @@ PHRASES: dict[str, dict[str, list[str]]] = {
         "nothing": ["Hmm, nothing much to say about this one.", "Just taking it in.", "Not much to point out here."],
     },
     "zh": {
-        "scene_change": ["哎，换场景了！", "咦，画面变了。", "哇，换了个地方。", "来看看新画面。", "下一张！"],
+        "scene_change": ["哎，换场景了！", "咦，画面变了。", "哇，换了个地方。", "来看看新画面。", "镜头一转！"],
         "face_one_at": ["{where}有个人，你好呀！", "我看到{where}有一张脸。", "{where}有个人在呢。", "嘿，{where}有人！"],
         "face_one": ["有个人在呢，你好呀！", "嘿，我看到一张脸。", "画面里有个人。", "哟，有人！"],
         "face_many": ["画面里有{n}个人。", "我数了一下，{n}个人。", "{n}个人一起出镜，挺热闹的。"],
@@ -59,18 +63,21 @@ PHRASES: dict[str, dict[str, list[str]]] = {
         "left_some": ["有人走开了。", "少了一个人。", "有个人出画了。"],
         "gone": ["咦，都走了。", "现在空了。", "没影了。"],
         "moved_at": ["哦，挪到{where}去了。", "现在跑到{where}了。", "换到{where}了。"],
+        "still_here_at": ["那个人还在{where}呢。", "{where}的人一直都在。", "人还在{where}。", "{where}还有个人呢。",
+                          "人一直在{where}。"],
+        "still_here": ["人还在呢。", "那个人一直都在镜头里。", "人还在画面里哦。", "还有个人在呢。", "人一直在这儿。"],
         "close": ["好近的特写！", "凑得好近呀。", "离镜头超近的。"],
-        "far": ["不过离镜头挺远的。", "站得有点远。", "在挺远的地方。"],
+        "far": ["不过离镜头挺远的。", "站得有点远。", "离得挺远的。"],
         "smile_one": ["而且笑得挺开心的！", "有人在笑呢，真好。", "笑容好灿烂！"],
         "smile_many": ["{n}个人都在笑，真好！", "大家都笑得好开心。"],
-        "facing_camera": ["正对着镜头呢。", "脸朝镜头，很有范儿。", "面向镜头哦。"],
+        "facing_camera": ["正对着镜头呢。", "脸朝着镜头。", "面向镜头哦。"],
         "facing_away": ["头转到一边了。", "侧着脸呢。", "没有正对镜头。"],
         "wave": ["在挥手呢，你好！", "挥挥手，打招呼呢！", "哇，在招手，嗨！"],
         "thumbs_up": ["点了个赞！", "竖起大拇指，棒！", "比了个赞呢。"],
         "pointing": ["在指着什么呢？", "伸手指了一下那边。", "手指着那边呢。"],
         "hand_up": ["举起手来了！", "有只手举得高高的。", "手举起来了，嗨！"],
         "open_hand": ["我看到一只张开的手。", "一只手，五指张开。", "这里有只手。"],
-        "camera_moving": ["镜头在移动。", "镜头跟着在走。", "视角在变呢。"],
+        "camera_moving": ["镜头在移动。", "镜头慢慢扫过去。", "视角在变呢。"],
         "sky": ["天好蓝啊。", "蓝天真漂亮。", "头顶一片蓝天。"],
         "moving": ["有东西在动。", "画面里有点动静。", "能看到些移动。", "有些东西在移动。"],
         "busy": ["动作好多，挺热闹的。", "画面动得很厉害。", "好多东西在动。", "哇，动静好大。"],
@@ -87,6 +94,11 @@ PHRASES: dict[str, dict[str, list[str]]] = {
 WHERE = {
     "en": {"left": "on the left", "right": "on the right", "centre": "in the middle"},
     "zh": {"left": "左边", "right": "右边", "centre": "中间"},
+}
+# how a shipped style is called in a line (other styles: their name, underscores as spaces)
+STYLE_NAMES = {
+    "en": {},
+    "zh": {"mosaic": "马赛克", "swirl": "漩涡", "ink": "水墨", "popart": "波普", "scream": "呐喊", "starry_night": "星空"},
 }
 COLOUR_NAMES = {
     "en": {},
