@@ -90,20 +90,52 @@ def wrap_text(text: str, font: ImageFont.ImageFont, max_width: float) -> list[st
     return lines
 
 
+SENTENCE_END, CLAUSE_END = ".!?。！？", ",;:，、；：的了呢吧啊呀哦吗"
+
+
+def _break_cost(token: str, max_width: float) -> float:
+    """What breaking a line after `token` costs: nothing after a sentence, a little after a clause, a whole
+    line's worth of raggedness inside one (so "...in the middle. A / bit far away." is a last resort)."""
+    end = token.rstrip()[-1:]
+    return 0.0 if end and end in SENTENCE_END else (0.3 if end and end in CLAUSE_END else 1.0) * max_width ** 2
+
+
 def balanced_wrap(text: str, font: ImageFont.ImageFont, max_width: float) -> list[str]:
-    """As many lines as wrap_text() needs, but as even as they can be: the narrowest width that still gives
-    that many lines (no last line holding one orphaned word, as subtitles are set by hand)."""
-    lines = wrap_text(text, font, max_width)
-    if len(lines) < 2:
-        return lines
-    low, high = max_width / len(lines), max_width  # too narrow for len(lines) lines .. wide enough
-    for _ in range(12):
-        middle = (low + high) / 2
-        if len(wrap_text(text, font, middle)) <= len(lines):
-            high = middle
-        else:
-            low = middle
-    return wrap_text(text, font, high)
+    """As many lines as wrap_text() needs, broken where a reader pauses (after a sentence, then a clause) and as
+    even as they can be, as subtitles are set by hand: no lone word on the last line, no sentence cut in two
+    when whole sentences fit. Each line's cost is its unused width squared plus the cost of its break."""
+    greedy = wrap_text(text, font, max_width)
+    tokens = _tokens(text, font, max_width)
+    if len(greedy) < 2 or len(tokens) > 80:
+        return greedy
+    count, n = len(greedy), len(tokens)
+    width = [[0.0] * (n + 1) for _ in range(n + 1)]
+    for i in range(n):
+        for j in range(i + 1, n + 1):
+            width[i][j] = font.getlength("".join(tokens[i:j]).strip())
+    inf = float("inf")
+    best = [[inf] * (n + 1) for _ in range(count + 1)]  # best[k][j]: tokens[:j] set in k lines
+    start = [[0] * (n + 1) for _ in range(count + 1)]
+    best[0][0] = 0.0
+    for k in range(1, count + 1):
+        for j in range(1, n + 1):
+            for i in range(j - 1, k - 2, -1):
+                if width[i][j] > max_width:
+                    break  # starting earlier only makes the line longer
+                if best[k - 1][i] == inf or (i > 0 and tokens[i].lstrip()[:1] in NO_LINE_START):
+                    continue
+                cost = best[k - 1][i] + (max_width - width[i][j]) ** 2
+                cost += _break_cost(tokens[j - 1], max_width) if j < n else 0.0
+                if cost < best[k][j]:
+                    best[k][j], start[k][j] = cost, i
+    if best[count][n] == inf:
+        return greedy
+    lines, j = [], n
+    for k in range(count, 0, -1):
+        i = start[k][j]
+        lines.append("".join(tokens[i:j]).strip())
+        j = i
+    return lines[::-1]
 
 
 class SubtitleOverlay:
