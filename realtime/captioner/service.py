@@ -311,13 +311,15 @@ class CaptionService:
         return near if abs(near_pts - pts) <= max(self.look_every_s, 0.1) else None
 
     def _mid_dissolve(self, pts: float, thumb: np.ndarray) -> bool:
-        """Whether a cross-fade seems under way: over the last DISSOLVE_S / 2 the picture changed by half a cut
-        and the frame half-way is the average of the two ends (a pan or people moving are not)."""
+        """Whether a cross-fade seems under way: over the last DISSOLVE_S / 2 the picture changed by half a cut,
+        the frame half-way is the average of the two ends (a pan or people moving are not) and the picture itself
+        is changing (not only the light)."""
         start, middle = self._thumb_at(pts - DISSOLVE_S / 2), self._thumb_at(pts - DISSOLVE_S / 4)
         if start is None or middle is None:
             return False
         total = frame_difference(thumb, start)
-        return total >= self.scene_change / 2 and frame_difference(middle, (start + thumb) / 2) <= DISSOLVE_BLEND * total
+        return (total >= self.scene_change / 2 and frame_difference(middle, (start + thumb) / 2) <= DISSOLVE_BLEND * total
+                and content_difference(thumb, start) >= DISSOLVE_CONTENT / 2)
 
     def _dissolve_ended(self, pts: float, thumb: np.ndarray) -> bool:
         """Whether a cross-fade into another shot ended at `pts` (see DISSOLVE_S)."""
