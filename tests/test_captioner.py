@@ -484,3 +484,20 @@ def test_someone_staying_put_is_not_greeted_again_and_the_style_is_not_repeated(
     assert sum(style in s.lower() for s in said) <= 2 and style in " ".join(said[:2]).lower(), said  # once, maybe
     # once more after 30 s
     assert "starry_night" not in " ".join(said)
+
+
+def test_a_video_opening_on_black_is_not_a_dark_line_then_a_new_scene() -> None:
+    """Megamind.avi opens on a black frame: the first line waits for the picture, and the picture coming out
+    of black is not "new scene!"."""
+    narrator = GatedNarrator()
+    service = CaptionService(narrator, every_s=30.0, in_step=True)
+    coffee = skimage.data.coffee()[::4, ::4]
+    pictures = [np.zeros_like(coffee)] * 3 + [coffee] * 20 + [(coffee * 0.03).astype(np.uint8)] * 5 + [coffee] * 10
+    try:
+        for i, picture in enumerate(pictures):
+            service.offer(Frame(picture, i / 10, time.monotonic(), i), "tiny")
+        service.active(3.7)
+    finally:
+        service.close()
+    seen = [(round(o.pts, 1), o.scene_changed) for o in narrator.seen]
+    assert seen[0][0] >= 0.3 and not any(changed for _, changed in seen), seen  # lights off and on: same scene

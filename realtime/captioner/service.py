@@ -49,6 +49,7 @@ DISSOLVE_BLEND = 0.4  # |middle - average of the ends| / |end - start| at most
 DISSOLVE_SETTLED = 0.2  # change over the last MOTION_GAP_S / change over DISSOLVE_S at most
 DISSOLVE_CONTENT = 0.5  # and the picture itself changed (content_difference): lights dimming or the camera's
 # exposure settling is not a new shot (0.01-0.03); the demo's cross-fades measure 1.0-1.3
+BLACK = 0.06  # mean grey (0..1) of a thumbnail below which the picture is black (a fade, a covered lens)
 LIVE_MIN_GAP_S = 0.5  # live, cuts closer than this (a flicker, a flash) get one line, not one each
 HOLD_S = 1.0  # a line stays this long past the next due line, so lines follow each other without gaps
 KEEP_CAPTIONS = 64
@@ -143,6 +144,7 @@ class CaptionService:
         self._cut_seen: np.ndarray | None = None  # live: the frame before a jump offer() saw, not yet handled
         self._jump: tuple[float, np.ndarray] | None = None  # a jump being checked: its pts, the picture before it
         self._before_jump: np.ndarray | None = None  # the look before the last jump _is_cut() found
+        self._started_at: float | None = None  # pts of the first frame considered
         self._cut_short: Caption | None = None  # live: a line offer() ended, not yet told to the subscribers
         self._worker = threading.Thread(target=self._run, name="captioner", daemon=True)
         self._worker.start()
@@ -248,8 +250,9 @@ class CaptionService:
         cut, refresh = kind == "now", False
         if self._jump is not None and not 0 <= frame.pts - self._jump[0] < FLASH_S - 1e-6:
             (_, before_jump), self._jump = self._jump, None
-            if frame_difference(thumb, before_jump) >= self.scene_change:
-                cut = True
+            if frame_difference(thumb, before_jump) >= self.scene_change and min(before_jump.mean(), thumb.mean()) >= \
+                    BLACK:
+                cut = True  # (into or out of black, the lights went off or on: the same scene, said afresh)
             else:  # the same scene as before the jump; its line was ended, so say a fresh one
                 refresh = True
                 self._history.clear()  # without the flash frame: it says nothing about motion
@@ -267,6 +270,8 @@ class CaptionService:
         self._cut_pending |= cut
         if self._jump is not None:
             return  # no line until the jump is known to be a new scene or a flash (FLASH_S)
+        if self._last_caption is None and thumb.mean() < BLACK and frame.pts - self._started_at < 1.0:
+            return  # a video that opens on black: the first line waits (up to 1 s) for a picture to describe
         if self._last_caption is not None:
             since = frame.pts - self._last_caption
             due = refresh or since < 0 or since >= self.every_s  # (< 0: the source restarted its clock)
@@ -285,6 +290,8 @@ class CaptionService:
         Updates the look-to-look state."""
         thumb, hist = thumbnail(frame.image), colour_histogram(frame.image)
         before, self._previous = self._previous, (frame.pts, frame.image.shape, thumb, hist)
+        if self._started_at is None:
+            self._started_at = frame.pts
         if before is None or before[1] != frame.image.shape or frame.pts < before[0] or self.stills:
             self._thumbs.clear()
             self._thumbs.append((frame.pts, thumb))
