@@ -250,10 +250,10 @@ class CaptionService:
         cut, refresh = kind == "now", False
         if self._jump is not None and not 0 <= frame.pts - self._jump[0] < FLASH_S - 1e-6:
             (_, before_jump), self._jump = self._jump, None
-            if frame_difference(thumb, before_jump) >= self.scene_change and min(before_jump.mean(), thumb.mean()) >= \
-                    BLACK:
-                cut = True  # (into or out of black, the lights went off or on: the same scene, said afresh)
-            else:  # the same scene as before the jump; its line was ended, so say a fresh one
+            lights = min(before_jump.mean(), thumb.mean()) < BLACK  # into or out of black: lights off/on, a lens cap
+            if frame_difference(thumb, before_jump) >= self.scene_change and not lights:
+                cut = True
+            else:  # the same scene as before the jump (a flash, the lights); its line was ended: say a fresh one
                 refresh = True
                 self._history.clear()  # without the flash frame: it says nothing about motion
         if kind:  # frames before a jump or a cut say nothing about motion after it
