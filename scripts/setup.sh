@@ -48,11 +48,11 @@ extras=""
 [[ $DEV == 1 ]] && extras="[dev]"
 say "installing stylecast$extras (editable)"
 "${PIP[@]}" -e ".$extras"
-# MediaPipe's face, palm and hand-landmark models (Apache-2.0, 5 MB) ship inside the mediapipe 0.10.14 wheel:
+# MediaPipe's face, face-mesh, palm and hand-landmark models (Apache-2.0, 6 MB) ship inside the mediapipe 0.10.14 wheel:
 # take the wheel alone (--no-deps: none of its conflicting dependencies) and copy the .tflite files into the venv.
 MP_MODELS=.venv/share/stylecast/mediapipe
 MP_FILES=(face_detection/face_detection_full_range_sparse.tflite face_detection/face_detection_short_range.tflite
-          palm_detection/palm_detection_lite.tflite hand_landmark/hand_landmark_lite.tflite)
+          face_landmark/face_landmark.tflite palm_detection/palm_detection_lite.tflite hand_landmark/hand_landmark_lite.tflite)
 mp_missing=0
 for f in "${MP_FILES[@]}"; do [[ -f $MP_MODELS/$(basename "$f") ]] || mp_missing=1; done
 if ((mp_missing)); then

@@ -501,3 +501,21 @@ def test_a_video_opening_on_black_is_not_a_dark_line_then_a_new_scene() -> None:
         service.close()
     seen = [(round(o.pts, 1), o.scene_changed) for o in narrator.seen]
     assert seen[0][0] >= 0.3 and not any(changed for _, changed in seen), seen  # lights off and on: same scene
+
+
+MEGAMIND = Path("/usr/share/doc/opencv-doc/examples/data/Megamind.avi")  # Debian's opencv-doc (setup.sh --dev)
+
+
+@pytest.mark.skipif(not MEGAMIND.exists(), reason="real footage: apt-get install opencv-doc")
+def test_teeth_alone_are_not_a_smile() -> None:
+    """Megamind.avi at 9 s: a worried face talking, teeth showing. The Haar smile cascade fires on it as
+    strongly as on the astronaut's smile; the face mesh's mouth shape tells them apart."""
+    from realtime.captioner.face_mesh import load_face_mesh
+
+    if load_face_mesh() is None:
+        pytest.skip("MediaPipe's face mesh model is not installed (bash scripts/setup.sh)")
+    with av.open(str(MEGAMIND)) as clip:
+        worried = next(f.to_ndarray(format="rgb24") for f in clip.decode(video=0) if f.time >= 9.0)
+    talking = measure(worried)
+    assert len(talking.faces) == 1 and talking.smiles == 0
+    assert measure(astronaut()).smiles == 1

@@ -13,6 +13,7 @@ import numpy as np
 
 from realtime.captioner.blazeface import CLOSE_FACE, FACE, Detection, detections_from_rows, load_blaze, weighted_nms
 from realtime.captioner.cascade import Box, load_detector
+from realtime.captioner.face_mesh import smile_shape
 from realtime.captioner.hands import Hand, find_hands
 
 ANALYSIS_WIDTH = 320  # detectors run on a copy this wide: faces down to ~5% of the frame width
@@ -149,11 +150,14 @@ def facing(face: Detection) -> str:
     return "camera" if offset <= FACING_CAMERA else "away" if offset >= FACING_AWAY else ""
 
 
-def is_smiling(grey: np.ndarray, face: Box) -> bool:
-    """A clear smile in the lower half of a found face (OpenCV's Haar smile cascade, strict)."""
-    smile = load_detector("haarcascade_smile.xml", SMILE_NEIGHBOURS)
-    lower = grey[face.y + face.h // 2: face.y + face.h, face.x: face.x + face.w]
-    return smile is not None and lower.size > 0 and bool(smile(lower, max(8, face.w // 4)))
+def is_smiling(rgb: np.ndarray, grey: np.ndarray, face: Detection) -> bool:
+    """A clear smile: OpenCV's Haar smile cascade (strict) finds one in the lower half of the face, and the face
+    mesh (when installed) agrees that the mouth is wide with its corners up (teeth alone are not a smile)."""
+    smile, box = load_detector("haarcascade_smile.xml", SMILE_NEIGHBOURS), face.box
+    lower = grey[box.y + box.h // 2: box.y + box.h, box.x: box.x + box.w]
+    if smile is None or lower.size == 0 or not smile(lower, max(8, box.w // 4)):
+        return False
+    return smile_shape(rgb, face) is not False
 
 
 def colour_summary(rgb: np.ndarray) -> tuple[str, bool]:
@@ -246,7 +250,7 @@ def measure(image: np.ndarray, previous: np.ndarray | Sequence[np.ndarray] | Non
     if faces:
         facts.facing = facing(max(faces, key=lambda d: d.box.w))
     equalised = cv2.equalizeHist(grey)
-    facts.smiles = sum(is_smiling(equalised, face) for face in facts.faces)
+    facts.smiles = sum(is_smiling(rgb, equalised, face) for face in faces)
     facts.hands = find_hands(rgb)
     raised = [hand for hand in facts.hands if hand.gesture == "open" and hand.raised]
     judge_motion(facts, rgb, befores, facts.faces, raised)
