@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Callable
 
 from tqdm import tqdm
 
-from common.console import say as _say
+from common.console import say as _say, warn
 from common.errors import UserError
 from common.lifetime import children_die_with_me, sigterm_as_interrupt
 from realtime.outputs import batch_targets, check_writes
@@ -259,6 +259,11 @@ def check_run_outputs(args: argparse.Namespace, inputs: list[Path], videos: list
     obs_text = [Path(args.obs_text)] if getattr(args, "obs_text", None) else []
     style = [Path(args.style)] if Path(str(args.style)).is_file() else []
     check_writes(written, inputs + style, args.overwrite, may_exist=obs_text)
+    if args.overwrite and not (getattr(args, "captions", True) and getattr(args, "subtitles", True)):
+        stale = [f for video in videos for f in subtitle_files(video) if f.exists()]
+        if stale:  # kept (they may be edited by hand), but they no longer match the video
+            warn(f"{', '.join(str(f) for f in stale)}: subtitles from an earlier run, left as they are (this run "
+                 "writes none); they describe the old video")
 
 
 def run_batch(args: argparse.Namespace, folder: Path, out_folder: Path) -> int:

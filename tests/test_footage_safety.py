@@ -102,6 +102,9 @@ def test_existing_outputs_and_subtitles_are_kept_unless_overwrite(tmp_path, tiny
     assert run(*args, "--overwrite", style=tiny_style, captions=True).returncode == 0
     assert len(decode(tmp_path / "out.mp4").frames) == 6
     assert not list(tmp_path.glob("*partial*")), "the temporary name is gone once the recording is complete"
+    again = run(*args, "--overwrite", style=tiny_style)  # no captions now: the old subtitles stay, but are flagged
+    assert again.returncode == 0 and "subtitles from an earlier run" in again.stderr, again.stderr
+    assert (tmp_path / "out.srt").exists()
     one_error(run(*args, style=tiny_style), "out.mp4 already exists")
 
 
