@@ -364,11 +364,11 @@ def test_gesture_is_said_once_per_scene_but_a_wave_every_time(lang: str) -> None
     thumbs = SceneFacts(width=320, hands=[hand("thumbs_up")])
     waving = SceneFacts(width=320, hands=[hand("open")], waving=True)
     narrator = OfflineNarrator(lang, seed=2)
-    said = [narrator.compose(f, t) for f, t in [(thumbs, 0), (thumbs, 4), (waving, 8), (waving, 12)]]
+    said = [narrator.compose(f, t) for f, t in [(thumbs, 0), (thumbs, 4), (thumbs, 8), (waving, 12), (waving, 16)]]
     thumb_word = {"en": r"thumbs up", "zh": r"赞|大拇指"}[lang]
     wave_word = {"en": r"\bwav(e|ing)\b", "zh": r"挥手|招手"}[lang]
-    assert re.search(thumb_word, said[0], re.I) and not re.search(thumb_word, said[1], re.I), said
-    assert all(re.search(wave_word, line, re.I) for line in said[2:]), said
+    assert [bool(re.search(thumb_word, line, re.I)) for line in said[:3]] == [True, False, False], said
+    assert all(re.search(wave_word, line, re.I) for line in said[3:]), said
     assert not any(mentions(PEOPLE, lang, line) for line in said), said  # a hand alone is not "a face"
 
 

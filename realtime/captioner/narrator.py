@@ -1,11 +1,12 @@
 """The offline narrator: measured facts -> one friendly, spoken-style line (English or Chinese).
 
-A line says what changed since the last one (a new scene, someone joined, left or moved), then who is
-there and how (count, where, close-up or far, smiling, looking at the camera or away), what a hand does
-(a wave, a thumbs up, pointing, a hand up), then at most one remark about light, the camera moving,
-motion, blue sky or a notable colour, and now and then the style. Facts that have not changed since the
-last line of the same scene (where someone looks, a gesture, the sky) are not said again. It only says what the detectors are sure of, and no
-phrasing is used twice within REPEAT_WINDOW_S of video: an optional remark is left out instead.
+A line says what changed since the last one (a new scene, someone joined, left, moved or is still there),
+then who is there and how (count, where, close-up or far, smiling, facing the camera or turned away), what
+a hand does (a wave, a thumbs up, pointing, a hand up), then at most one remark about light, the camera
+moving, motion, blue sky or a notable colour, and the style when it changes. Facts that have not changed
+since the last line of the same scene (where someone faces, a gesture, the sky, a colour) are not said
+again. It only says what the detectors are sure of, and no phrasing is used twice within REPEAT_WINDOW_S
+of video: an optional clause is left out instead.
 """
 from __future__ import annotations
 
@@ -84,18 +85,20 @@ class OfflineNarrator:
         subjects = [*self._subjects(facts), *self._hands(facts)]
         plan = [*self._opener(facts), *subjects, *self._remark(facts, has_subject=bool(subjects))]
         new_view = self.previous is None or facts.scene_changed
+        style_said = self._style_said
         plan += self._style(facts, plan, new_view)
-        clauses: list[str] = []
+        clauses, said_keys = [], set()
         for clause in plan:
-            if len(clauses) >= MAX_CLAUSES and clause.optional:
-                if clause.key in GESTURE_KEYS.values():
-                    self._last_gesture = ""
-                continue
-            said = self._say(clause.key, clause.optional, **clause.fields)
+            said = "" if len(clauses) >= MAX_CLAUSES and clause.optional else \
+                self._say(clause.key, clause.optional, **clause.fields)
             if said:
                 clauses.append(said)
-            elif clause.key in GESTURE_KEYS.values():
-                self._last_gesture = ""  # not said after all: say it at the next line
+                said_keys.add(clause.key)
+        gestures = set(GESTURE_KEYS.values())
+        if {c.key for c in plan} & gestures and not said_keys & gestures:
+            self._last_gesture = ""  # a gesture left out is said at the next line
+        if "style" not in said_keys:
+            self._style_said = style_said
         if not clauses and new_view:
             clauses = [self._say("nothing")]
         if not facts.people_steady and not new_view:  # keep who was there until the count settles
