@@ -109,10 +109,11 @@ def balanced_wrap(text: str, font: ImageFont.ImageFont, max_width: float) -> lis
     if len(greedy) < 2 or len(tokens) > 80:
         return greedy
     count, n = len(greedy), len(tokens)
-    width = [[0.0] * (n + 1) for _ in range(n + 1)]
-    for i in range(n):
-        for j in range(i + 1, n + 1):
-            width[i][j] = font.getlength("".join(tokens[i:j]).strip())
+
+    @functools.lru_cache(maxsize=None)
+    def width(i: int, j: int) -> float:  # measured on demand: only spans that may fit on a line
+        return font.getlength("".join(tokens[i:j]).strip())
+
     inf = float("inf")
     best = [[inf] * (n + 1) for _ in range(count + 1)]  # best[k][j]: tokens[:j] set in k lines
     start = [[0] * (n + 1) for _ in range(count + 1)]
@@ -120,11 +121,11 @@ def balanced_wrap(text: str, font: ImageFont.ImageFont, max_width: float) -> lis
     for k in range(1, count + 1):
         for j in range(1, n + 1):
             for i in range(j - 1, k - 2, -1):
-                if width[i][j] > max_width:
+                if width(i, j) > max_width:
                     break  # starting earlier only makes the line longer
                 if best[k - 1][i] == inf or (i > 0 and tokens[i].lstrip()[:1] in NO_LINE_START):
                     continue
-                cost = best[k - 1][i] + (max_width - width[i][j]) ** 2
+                cost = best[k - 1][i] + (max_width - width(i, j)) ** 2
                 cost += _break_cost(tokens[j - 1], max_width) if j < n else 0.0
                 if cost < best[k][j]:
                     best[k][j], start[k][j] = cost, i

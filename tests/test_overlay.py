@@ -109,4 +109,3 @@ def test_lines_break_where_a_reader_pauses(lang: str, text: str) -> None:
     assert joiner.join(balanced) == joiner.join(greedy) == text
     assert all(font.getlength(line) <= width for line in balanced)
     assert all(line[-1] in ".!?。！？" for line in balanced), balanced
-    assert not all(line[-1] in ".!?。！？" for line in greedy), greedy  # the case is a real one

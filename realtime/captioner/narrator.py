@@ -58,11 +58,15 @@ class OfflineNarrator:
         self._now = 0.0
         self._last_gesture = ""
         self._style_said: tuple[str, float] = ("", -1e9)  # the style last named, and when
+        self._photo = False  # the lines are about the photos of a folder
         self._pool = detector_process(idle_priority) if separate_process else None
 
     def describe(self, observation: Observation) -> str | None:
         changed = observation.scene_changed and not observation.first
-        people_before = None if self.previous is None or observation.first else self.previous.people
+        if observation.first or observation.refresh:
+            self.previous = None  # described afresh: nothing to compare with (no "gone" when the lights go off)
+        self._photo = observation.photo
+        people_before = None if self.previous is None or changed else self.previous.people
         # the service hands over earlier frames of the same scene only (never from before a cut)
         earlier = [e for e in (observation.previous, observation.earlier) if e is not None]
         if self._pool is None:
@@ -71,8 +75,6 @@ class OfflineNarrator:
             facts = self._pool.submit(measure, analysis_copy(observation.image),
                                       [analysis_copy(e) for e in earlier], changed, observation.style_name,
                                       people_before).result()
-        if observation.first:
-            self.previous = None
         return self.compose(facts, observation.pts) or None
 
     def compose(self, facts: SceneFacts, pts: float | None = None) -> str:
@@ -81,6 +83,9 @@ class OfflineNarrator:
 
         Clauses are planned first (what changed, who, what a hand does, how they look, one remark, the style)
         and said in that order up to MAX_CLAUSES; optional ones whose phrasings were all used lately drop out."""
+        if pts is not None and pts < self._now - REPEAT_WINDOW_S:  # the source's clock started again (a reconnect)
+            self._used.clear()
+            self._style_said = ("", -1e9)
         self._now = self._now + 4.0 if pts is None else pts
         subjects = [*self._subjects(facts), *self._hands(facts)]
         plan = [*self._opener(facts), *subjects, *self._remark(facts, has_subject=bool(subjects))]
@@ -89,7 +94,8 @@ class OfflineNarrator:
         plan += self._style(facts, plan, new_view)
         clauses, said_keys = [], set()
         for clause in plan:
-            said = "" if len(clauses) >= MAX_CLAUSES and clause.optional else \
+            room = MAX_CLAUSES - (1 if clause.key == "style" else 0)  # the style waits for a shorter line
+            said = "" if len(clauses) >= room and clause.optional else \
                 self._say(clause.key, clause.optional, **clause.fields)
             if said:
                 clauses.append(said)
@@ -124,7 +130,7 @@ class OfflineNarrator:
         """The style, when it is new to the narration (a style switch is worth a word) or, on a line with little
         else to say, when it was last named STYLE_AGAIN_S ago; Chinese lines use the style's Chinese name."""
         name, said_at = self._style_said
-        fresh = facts.style != name and len(plan) < 3
+        fresh = facts.style != name  # (left out of a full line, it comes at the next one)
         if not facts.style or not (fresh or (len(plan) < 2 and self._now - said_at >= STYLE_AGAIN_S)):
             return []
         self._style_said = (facts.style, self._now)
@@ -132,7 +138,7 @@ class OfflineNarrator:
         return [Clause("style", optional=bool(plan) or not new_view, fields={"style": shown})]
 
     def _opener(self, facts: SceneFacts) -> list[Clause]:
-        return [Clause("scene_change")] if facts.scene_changed else []
+        return [Clause("next_photo" if self._photo else "scene_change")] if facts.scene_changed else []
 
     def _subjects(self, facts: SceneFacts) -> list[Clause]:
         """Who is there, said as what changed when the scene is the same as the last line's."""

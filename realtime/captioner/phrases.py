@@ -10,6 +10,8 @@ PHRASES: dict[str, dict[str, list[str]]] = {
     "en": {
         "scene_change": ["Oh, new scene!", "Okay, something just changed.", "Whoa, different view now.",
                          "And now for something new.", "Now this!", "And cut!"],
+        "next_photo": ["Next photo!", "Here's another one.", "Ooh, next picture.", "And another photo.",
+                       "Next one!"],
         "face_one_at": ["There's someone {where}, hi there!", "I can see a face {where}.",
                         "Somebody's right there {where}.", "Hey, a person {where}!"],
         "face_one": ["There's someone here, hi there!", "Oh hey, I see a face.", "Somebody's in the shot.",
@@ -20,9 +22,9 @@ PHRASES: dict[str, dict[str, list[str]]] = {
         "left_some": ["Someone just stepped out.", "One person fewer now.", "Somebody left the shot."],
         "gone": ["And they're gone.", "Whoops, nobody there now.", "Empty again."],
         "moved_at": ["Oh, they moved over {where}.", "Now they're {where}.", "Shifted over {where}, I see."],
-        "still_here_at": ["Someone's still {where}.", "Same person, still {where}.", "That face is still {where}.",
+        "still_here_at": ["Someone's still {where}.", "Still somebody {where}.", "There's still a face {where}.",
                           "Someone's hanging out {where}.", "Still a person {where}."],
-        "still_here": ["Someone's still here.", "Same person, still in the shot.", "That face is still around.",
+        "still_here": ["Someone's still here.", "Still somebody in the shot.", "There's still a face here.",
                        "Someone's hanging out here.", "Still a person in the shot."],
         "close": ["Nice close-up!", "Up close and personal.", "Right up to the camera!"],
         "far": ["Pretty far from the camera, though.", "A bit far away.", "Kinda far off in the shot."],
@@ -56,6 +58,7 @@ PHRASES: dict[str, dict[str, list[str]]] = {
     },
     "zh": {
         "scene_change": ["哎，换场景了！", "咦，画面变了。", "哇，换了个地方。", "来看看新画面。", "镜头一转！"],
+        "next_photo": ["下一张！", "再来一张。", "看看这张。", "又一张照片。", "换一张看看。"],
         "face_one_at": ["{where}有个人，你好呀！", "我看到{where}有一张脸。", "{where}有个人在呢。", "嘿，{where}有人！"],
         "face_one": ["有个人在呢，你好呀！", "嘿，我看到一张脸。", "画面里有个人。", "哟，有人！"],
         "face_many": ["画面里有{n}个人。", "我数了一下，{n}个人。", "{n}个人一起出镜，挺热闹的。"],

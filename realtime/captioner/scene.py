@@ -240,7 +240,8 @@ def measure(image: np.ndarray, previous: np.ndarray | Sequence[np.ndarray] | Non
     earlier = [] if previous is None else [previous] if isinstance(previous, np.ndarray) else list(previous)
     befores = [cv2.resize(b, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_AREA) if b.shape != rgb.shape
                else b for b in map(analysis_copy, earlier)]
-    if facts.brightness < 0.06:  # too dark for any detector to be trusted
+    if facts.brightness < 0.06:  # too dark for any detector to be trusted: who is there is not known
+        facts.people_steady = people_before is None
         judge_motion(facts, rgb, befores, [], [])
         return facts
     faces = find_faces(rgb)

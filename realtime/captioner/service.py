@@ -74,6 +74,8 @@ class Observation:
     previous: np.ndarray | None = None
     motion: float | None = None
     earlier: np.ndarray | None = None
+    refresh: bool = False  # the same place said afresh (the lights went off or came back on): no "new scene"
+    photo: bool = False  # one photo of a folder: every frame is a picture of its own
     scene_changed: bool = False
     first: bool = False
 
@@ -142,8 +144,12 @@ class CaptionService:
         self._last_quick: np.ndarray | None = None  # live: the previous frame's quick_thumbnail()
         self._usual_jump = 0.0  # live: recent frame-to-frame change of quick thumbnails (running average)
         self._cut_seen: np.ndarray | None = None  # live: the frame before a jump offer() saw, not yet handled
-        self._jump: tuple[float, np.ndarray] | None = None  # a jump being checked: its pts, the picture before it
-        self._before_jump: np.ndarray | None = None  # the look before the last jump _is_cut() found
+        self._cut_lock = threading.Lock()  # _cut_seen is set by the frame loop's thread, taken by the worker
+        # a jump being checked: its pts, the thumbnail and colour histogram (None: not known) before it
+        self._jump: tuple[float, np.ndarray, np.ndarray | None] | None = None
+        self._before_jump: tuple[np.ndarray, np.ndarray] = (np.zeros(1), np.zeros(1))  # the look before a jump
+        self._last_lit: tuple[np.ndarray, np.ndarray] | None = None  # the last look not black: thumbnail, histogram
+        self._cut_original: Caption | None = None  # the line a jump ended, as it was (restored after a flash)
         self._started_at: float | None = None  # pts of the first frame considered
         self._cut_short: Caption | None = None  # live: a line offer() ended, not yet told to the subscribers
         self._worker = threading.Thread(target=self._run, name="captioner", daemon=True)
@@ -174,11 +180,12 @@ class CaptionService:
             return
         jump = frame_difference(quick, before)
         if jump >= self.scene_change and jump >= CUT_OVER_MOTION * self._usual_jump:
-            self._end_active(frame.pts, notify=False)  # subscribers hear of it from the worker's thread
-            if self._cut_seen is None:  # the worker narrates again even if its own look misses the jump; a
-                self._cut_seen = before  # second jump (back, after a flash) keeps the picture before the first
-        else:
-            self._usual_jump += 0.2 * (jump - self._usual_jump)
+            self._end_active(frame.pts, notify=False)  # subscribers hear of it once the worker knows it is a cut
+            with self._cut_lock:  # the worker decides even if its own look misses the jump; a second jump (back,
+                if self._cut_seen is None:  # after a flash) keeps the picture before the first
+                    self._cut_seen = before
+        # jumps count too (capped): under a strobe the usual change grows, so not every flash ends the line
+        self._usual_jump += 0.2 * (min(jump, 2 * self.scene_change) - self._usual_jump)
 
     def active(self, pts: float) -> Caption | None:
         """The newest caption that has started by `pts` and not yet ended (in_step: once it is known)."""
@@ -223,7 +230,6 @@ class CaptionService:
                 self._new_frame.wait()
                 self._new_frame.clear()
                 continue
-            self._tell_cut_short()
             try:
                 self._consider(*item)
             except Exception:  # an odd frame must not stop the captions (or, in step, the video)
@@ -238,44 +244,48 @@ class CaptionService:
     def _consider(self, frame: Frame, style_name: str) -> None:
         """Look for a cut and measure motion on a thumbnail; narrate when a line is due or the scene changed."""
         kind = self._is_cut(frame)
-        thumb = self._previous[2]
-        seen_by_offer, self._cut_seen = self._cut_seen, None  # a jump between two frames this look fell between
-        if kind == "jump" or seen_by_offer is not None:
-            # The old line ends here; whether this is a new scene or a flash (someone crossing the lens) is
-            # decided FLASH_S later (live: at the next look), so no line describes a flash or calls it a scene.
+        thumb, hist = self._previous[2], self._previous[3]
+        with self._cut_lock:  # a jump between two frames that this look fell between (offer() saw it)
+            seen_by_offer, self._cut_seen = self._cut_seen, None
+        if kind == "jump" or (seen_by_offer is not None and kind != "now"):
+            # The line on screen ends here; whether this is a new scene, a flash (someone crossing the lens) or
+            # the lights is decided FLASH_S later (live: at the next look), so no line describes a flash.
             if self._jump is None:
-                self._jump = (frame.pts, self._before_jump if seen_by_offer is None else seen_by_offer)
-            if self._last_caption is not None:
-                self._end_active(frame.pts)
+                self._jump = (frame.pts, *((seen_by_offer, None) if kind != "jump" else self._before_jump))
+            self._end_active(frame.pts, notify=False)
         cut, refresh = kind == "now", False
         if self._jump is not None and not 0 <= frame.pts - self._jump[0] < FLASH_S - 1e-6:
-            (_, before_jump), self._jump = self._jump, None
-            lights = min(before_jump.mean(), thumb.mean()) < BLACK  # into or out of black: lights off/on, a lens cap
-            if frame_difference(thumb, before_jump) >= self.scene_change and not lights:
-                cut = True
-            else:  # the same scene as before the jump (a flash, the lights); its line was ended: say a fresh one
-                refresh = True
-                self._history.clear()  # without the flash frame: it says nothing about motion
-        if kind:  # frames before a jump or a cut say nothing about motion after it
+            (_, before_jump, before_hist), self._jump = self._jump, None
+            verdict = self._jump_verdict(thumb, hist, before_jump, before_hist)
+            if verdict == "flash":  # the same picture came back: the line goes on as if nothing happened
+                self._restore_cut_short()
+            else:
+                self._tell_cut_short()
+                cut, refresh = verdict == "cut", verdict == "lights"
+        if kind or seen_by_offer is not None or refresh:  # frames before a jump say nothing about motion after it
             self._history.clear()
-        observation = Observation(frame.image, frame.pts, style_name, first=self._last_caption is None)
+        if self._jump is None and thumb.mean() >= BLACK:
+            self._last_lit = (thumb, hist)
+        observation = Observation(frame.image, frame.pts, style_name, first=self._last_caption is None,
+                                  refresh=refresh, photo=self.stills)
         before, long_before = self._earlier(frame.pts, MOTION_GAP_S), self._earlier(frame.pts, 2 * MOTION_GAP_S)
         self._history.append((frame.pts, thumb, frame.image))
         if before is not None:
             observation.previous, observation.motion = before[2], frame_difference(thumb, before[1])
         if long_before is not None and long_before is not before:
             observation.earlier = long_before[2]
-        if cut and self._last_caption is not None:
+        if kind == "now" and self._last_caption is not None:
             self._end_active(frame.pts)  # a line never stays on screen over the next scene
         self._cut_pending |= cut
         if self._jump is not None:
-            return  # no line until the jump is known to be a new scene or a flash (FLASH_S)
-        if self._last_caption is None and thumb.mean() < BLACK and frame.pts - self._started_at < 1.0:
+            return  # no line until the jump is known to be a new scene, a flash or the lights (FLASH_S)
+        opens_on_black = self._last_caption is None and thumb.mean() < BLACK and not self.stills
+        if opens_on_black and frame.pts - self._started_at < 1.0:
             return  # a video that opens on black: the first line waits (up to 1 s) for a picture to describe
         if self._last_caption is not None:
             since = frame.pts - self._last_caption
             due = refresh or since < 0 or since >= self.every_s  # (< 0: the source restarted its clock)
-            if due and since >= 0 and since < self.every_s + DISSOLVE_S and self._mid_dissolve(frame.pts, thumb):
+            if due and not refresh and 0 <= since < self.every_s + DISSOLVE_S and self._mid_dissolve(frame.pts, thumb):
                 due = False  # a line now would describe a blend of two shots: wait for the fade, up to 1 s
             cut_due = self._cut_pending and (self.in_step or since >= LIVE_MIN_GAP_S)
             if not (due or cut_due):
@@ -283,6 +293,25 @@ class CaptionService:
         observation.scene_changed, self._cut_pending = self._cut_pending, False
         self._last_caption = frame.pts
         self._narrate(observation)
+
+    def _jump_verdict(self, thumb: np.ndarray, hist: np.ndarray, before: np.ndarray,
+                      before_hist: np.ndarray | None) -> str:
+        """What a jump FLASH_S ago was, from the picture now and the one before it: 'cut' (another scene),
+        'flash' (the same picture is back), or 'lights' (into black, or out of it onto the last lit picture)."""
+        if thumb.mean() < BLACK:
+            return "lights"
+        if before.mean() < BLACK:  # out of black: compare with the last picture seen in the light
+            if self._last_lit is None:
+                return "lights"
+            before, before_hist = self._last_lit
+            return "cut" if self._different(thumb, hist, before, before_hist) else "lights"
+        return "cut" if self._different(thumb, hist, before, before_hist) else "flash"
+
+    def _different(self, thumb: np.ndarray, hist: np.ndarray, other: np.ndarray, other_hist: np.ndarray | None) -> bool:
+        """Another scene: the picture differs by SCENE_CHANGE, or by half that with other colours (_is_cut's test)."""
+        change = frame_difference(thumb, other)
+        return change >= self.scene_change or (other_hist is not None and change >= self.scene_change / 2
+                                               and histogram_distance(hist, other_hist) >= HISTOGRAM_CHANGE)
 
     def _is_cut(self, frame: Frame) -> str:
         """'now' if `frame` surely starts a new scene (the end of a dissolve, a new picture size, the clock going
@@ -302,7 +331,7 @@ class CaptionService:
         self._changes.append(change)
         if (change >= self.scene_change and change >= CUT_OVER_MOTION * usual) or (
                 change >= self.scene_change / 2 and histogram_distance(hist, before[3]) >= HISTOGRAM_CHANGE):
-            kind, self._before_jump = "jump", before[2]
+            kind, self._before_jump = "jump", (before[2], before[3])
         else:
             kind = "now" if self._dissolve_ended(frame.pts, thumb) else ""
         if kind:
@@ -343,20 +372,29 @@ class CaptionService:
 
     def _end_active(self, pts: float, notify: bool = True) -> None:
         """Cut the line on screen short at `pts`. The subscribers that keep times (subtitle files) hear of it
-        through their `cut_short(caption)`, always from the worker's thread, before any newer line (notify=False:
-        the frame loop's thread, which leaves that to the worker's next look or publish)."""
+        through their `cut_short(caption)`, from the worker's thread and before any newer line: at once
+        (notify), or once a jump is known to be a cut (after a flash the line is restored instead)."""
         with self._lock:
             if not (self.captions and self.captions[-1].start < pts < self.captions[-1].end):
                 return
+            if self._cut_short is None or self.captions[-1] is not self._cut_short:
+                self._cut_original = self.captions[-1]
             self.captions[-1] = self._cut_short = dataclasses.replace(self.captions[-1],
                                                                       duration=pts - self.captions[-1].start)
         if notify:
             self._tell_cut_short()
 
+    def _restore_cut_short(self) -> None:
+        """A flash, not a cut: the line it ended is on screen again, with its own end (no subscriber was told)."""
+        with self._lock:
+            if self._cut_short is not None and self.captions and self.captions[-1] is self._cut_short:
+                self.captions[-1] = self._cut_original
+            self._cut_short = self._cut_original = None
+
     def _tell_cut_short(self) -> None:
         """Hand the line ended early (if any) to the subscribers that have a `cut_short` method."""
         with self._lock:
-            shortened, self._cut_short = self._cut_short, None
+            shortened, self._cut_short, self._cut_original = self._cut_short, None, None
             keepers = [getattr(callback, "cut_short", None) for callback in self._subscribers]
         for cut_short in filter(None, keepers) if shortened is not None else ():
             try:
