@@ -1,19 +1,11 @@
 """MediaPipe's Blaze SSD detectors (Apache-2.0): BlazeFace for faces, BlazePalm for hands, run with the
-LiteRT interpreter (`ai-edge-litert`).
-
-The .tflite files ship inside the `mediapipe` 0.10.14 wheel; scripts/setup.sh downloads that wheel with
-`pip download --no-deps` (none of mediapipe's own dependencies are installed) and copies the models
-into `.venv/share/stylecast/mediapipe/`. Nothing is downloaded at run time: without the files (or the
-runtime) `load_blaze()` returns None and the narrator simply says nothing about faces or hands.
+LiteRT interpreter (see litert.py for where the files come from; without them `load_blaze()` returns None).
 
 Decoding follows mediapipe/modules/{face,palm}_detection/*.pbtxt: SSD anchors, sigmoid scores, box and
 keypoint offsets scaled by the input size, weighted NMS.
 """
 from __future__ import annotations
 
-import functools
-import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,8 +13,7 @@ import cv2
 import numpy as np
 
 from realtime.captioner.cascade import Box
-
-MODEL_DIRS = [os.environ.get("STYLECAST_MEDIAPIPE", ""), str(Path(sys.prefix) / "share/stylecast/mediapipe")]
+from realtime.captioner.litert import LiteRTModel, load_model
 
 
 @dataclass(frozen=True)
@@ -58,14 +49,6 @@ class Detection:
     score: float
     keypoints: np.ndarray
     extent: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
-
-
-def find_model(filename: str) -> Path | None:
-    """The installed copy of a MediaPipe model file, or None."""
-    for folder in MODEL_DIRS:
-        if folder and (Path(folder) / filename).is_file():
-            return Path(folder) / filename
-    return None
 
 
 def ssd_anchors(model: BlazeModel) -> np.ndarray:
@@ -119,17 +102,13 @@ def detections_from_rows(rows: list[tuple[np.ndarray, float]], width: int, heigh
     return found
 
 
-class BlazeDetector:
+class BlazeDetector(LiteRTModel):
     """`detector(rgb) -> [Detection]` on an HxWx3 uint8 RGB image (the whole image, letterboxed to a square)."""
 
     def __init__(self, path: Path, model: BlazeModel):
-        from ai_edge_litert.interpreter import Interpreter
-
+        super().__init__(path)
         self.model = model
-        self._interpreter = Interpreter(model_path=str(path), num_threads=1)
-        self._interpreter.allocate_tensors()
-        self._input = self._interpreter.get_input_details()[0]["index"]
-        outputs = sorted(self._interpreter.get_output_details(), key=lambda d: int(d["shape"][-1]))
+        outputs = sorted(self.output_details, key=lambda d: int(d["shape"][-1]))
         self._scores, self._boxes = outputs[0]["index"], outputs[1]["index"]
         self._anchors = ssd_anchors(model)
 
@@ -141,10 +120,9 @@ class BlazeDetector:
         square[top:top + h, left:left + w] = rgb
         size, (low, high) = self.model.size, self.model.input_range
         small = cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)
-        self._interpreter.set_tensor(self._input, (small * ((high - low) / 255.0) + low)[None])
-        self._interpreter.invoke()
-        raw = self._interpreter.get_tensor(self._boxes)[0]
-        logits = np.clip(self._interpreter.get_tensor(self._scores)[0, :, 0].astype(np.float64), -100, 100)
+        self.run(small * ((high - low) / 255.0) + low)
+        raw = self.output(self._boxes)[0]
+        logits = np.clip(self.output(self._scores)[0, :, 0].astype(np.float64), -100, 100)
         scores = 1.0 / (1.0 + np.exp(-logits))
         keep = scores >= self.model.min_score
         if not keep.any():
@@ -158,13 +136,6 @@ class BlazeDetector:
         return detections_from_rows(weighted_nms(rows, scores), w, h)
 
 
-@functools.lru_cache(maxsize=None)
 def load_blaze(model: BlazeModel = FACE) -> BlazeDetector | None:
     """The detector, or None when its model file or the LiteRT runtime is not installed."""
-    path = find_model(model.filename)
-    if path is None:
-        return None
-    try:
-        return BlazeDetector(path, model)
-    except (ImportError, ValueError, RuntimeError):
-        return None
+    return load_model(BlazeDetector, model.filename, model)

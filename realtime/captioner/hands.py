@@ -1,5 +1,5 @@
 """Hands and what they do: MediaPipe's palm detector, then its 21-point hand landmark model (Apache-2.0),
-both from the mediapipe 0.10.14 wheel and run by LiteRT (see blazeface.py for where the files come from).
+both from the mediapipe 0.10.14 wheel and run by LiteRT (see litert.py for where the files come from).
 
 The landmark model sees a rotated square around each palm, as mediapipe/modules/hand_landmark does
 (palm_detection_detection_to_roi: rotation from wrist to middle knuckle, 2.6x the palm, shifted towards
@@ -11,7 +11,6 @@ Landmarks: 0 wrist; thumb 1-4; index 5-8; middle 9-12; ring 13-16; pinky 17-20 (
 """
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +18,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from realtime.captioner.blazeface import PALM, Detection, find_model, load_blaze
+from realtime.captioner.blazeface import PALM, Detection, load_blaze
 from realtime.captioner.cascade import Box
+from realtime.captioner.litert import LiteRTModel, load_model, upright_square
 
 LANDMARK_MODEL = "hand_landmark_lite.tflite"
 LANDMARK_SIZE = 224
@@ -104,52 +104,34 @@ def hand_square(palm: Detection) -> np.ndarray:
     """2x3 affine matrix from the image to the landmark model's LANDMARK_SIZE square around this palm."""
     wrist, middle = palm.keypoints[0], palm.keypoints[2]
     rotation = math.pi / 2 - math.atan2(-(middle[1] - wrist[1]), middle[0] - wrist[0])
-    along_x = np.array([math.cos(rotation), math.sin(rotation)])
-    along_y = np.array([-math.sin(rotation), math.cos(rotation)])  # "down" the hand, towards the wrist
+    down_the_hand = np.array([-math.sin(rotation), math.cos(rotation)])  # towards the wrist
     x1, y1, x2, y2 = palm.extent  # the palm as the model saw it: a palm at the frame's edge is not squeezed
-    centre = np.array([(x1 + x2) / 2, (y1 + y2) / 2]) + ROI_SHIFT * (y2 - y1) * along_y
-    side = ROI_SCALE * max(x2 - x1, y2 - y1)
-    corners = np.float32([centre - side / 2 * (along_x + along_y), centre + side / 2 * (along_x - along_y),
-                          centre + side / 2 * (along_y - along_x)])
-    square = np.float32([[0, 0], [LANDMARK_SIZE, 0], [0, LANDMARK_SIZE]])
-    return cv2.getAffineTransform(corners, square)
+    centre = np.array([(x1 + x2) / 2, (y1 + y2) / 2]) + ROI_SHIFT * (y2 - y1) * down_the_hand
+    return upright_square(centre, ROI_SCALE * max(x2 - x1, y2 - y1), rotation, LANDMARK_SIZE)
 
 
-class HandLandmarker:
+class HandLandmarker(LiteRTModel):
     """`landmarker(rgb, palm) -> 21x2 joints in rgb's pixels`, or None when the model says it is no hand."""
 
     def __init__(self, path: Path):
-        from ai_edge_litert.interpreter import Interpreter
-
-        self._interpreter = Interpreter(model_path=str(path), num_threads=1)
-        self._interpreter.allocate_tensors()
-        self._input = self._interpreter.get_input_details()[0]["index"]
-        outputs = {d["name"]: d["index"] for d in self._interpreter.get_output_details()}
-        self._joints, self._presence = outputs["Identity"], outputs["Identity_1"]
+        super().__init__(path)
+        self._joints, self._presence = self.outputs["Identity"], self.outputs["Identity_1"]
 
     def __call__(self, rgb: np.ndarray, palm: Detection) -> np.ndarray | None:
         to_square = hand_square(palm)
         crop = cv2.warpAffine(rgb, to_square, (LANDMARK_SIZE, LANDMARK_SIZE), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT)
-        self._interpreter.set_tensor(self._input, (crop.astype(np.float32) / 255.0)[None])
-        self._interpreter.invoke()
-        if float(self._interpreter.get_tensor(self._presence).ravel()[0]) < PRESENCE:
+        self.run(crop.astype(np.float32) / 255.0)
+        if float(self.output(self._presence).ravel()[0]) < PRESENCE:
             return None
-        joints = self._interpreter.get_tensor(self._joints).reshape(21, 3)[:, :2]
+        joints = self.output(self._joints).reshape(21, 3)[:, :2]
         back = cv2.invertAffineTransform(to_square)
         return joints @ back[:, :2].T + back[:, 2]
 
 
-@functools.lru_cache(maxsize=None)
 def load_landmarker() -> HandLandmarker | None:
     """The hand landmark model, or None when its file or the LiteRT runtime is not installed."""
-    path = find_model(LANDMARK_MODEL)
-    if path is None:
-        return None
-    try:
-        return HandLandmarker(path)
-    except (ImportError, ValueError, RuntimeError, KeyError):  # KeyError: a model file with other outputs
-        return None
+    return load_model(HandLandmarker, LANDMARK_MODEL)
 
 
 def find_hands(rgb: np.ndarray) -> list[Hand]:

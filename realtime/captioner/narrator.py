@@ -52,7 +52,6 @@ class OfflineNarrator:
             raise ValueError(f"unknown caption language {lang!r} (en, zh)")
         self.lang = lang
         self.random = random.Random(seed)
-        self.lines = 0
         self.previous: SceneFacts | None = None
         self._used: dict[str, float] = {}  # template -> video time it was last said
         self._now = 0.0
@@ -110,7 +109,6 @@ class OfflineNarrator:
         if not facts.people_steady and not new_view:  # keep who was there until the count settles
             facts = replace(facts, faces=self.previous.faces, smiles=self.previous.smiles, facing=self.previous.facing)
         self.previous = facts
-        self.lines += 1
         return ("" if self.lang == "zh" else " ").join(clauses)
 
     # --- clauses ------------------------------------------------------------------------------
