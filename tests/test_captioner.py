@@ -193,6 +193,17 @@ def frame(pts: float, value: int = 100) -> Frame:
     return Frame(np.full((36, 64, 3), value, np.uint8), pts, time.monotonic(), int(pts * 10))
 
 
+def render_in_step(service: CaptionService, pictures: list[np.ndarray], fps: float = 10.0,
+                   style: str = "tiny") -> None:
+    """Feed `pictures` to an in-step service as frames at `fps`, wait until the last is considered, close it."""
+    try:
+        for i, picture in enumerate(pictures):
+            service.offer(Frame(picture, i / fps, time.monotonic(), i), style)
+        service.active((len(pictures) - 1) / fps)
+    finally:
+        service.close()
+
+
 def feed(service: CaptionService, frames: list[Frame], gap_s: float = 0.004) -> None:
     for f in frames:
         service.offer(f, "tiny")
@@ -402,13 +413,8 @@ def test_lights_dimming_is_not_a_new_scene() -> None:
     narrator = GatedNarrator()
     service = CaptionService(narrator, every_s=10.0, in_step=True)
     coffee = skimage.data.coffee().astype(np.float32)
-    try:
-        for i in range(60):  # 10 fps: 2 s bright, 1 s dimming, 3 s dim
-            light = 1.0 - 0.5 * min(1.0, max(0.0, (i - 20) / 10))
-            service.offer(Frame((coffee * light).astype(np.uint8), i / 10, time.monotonic(), i), "tiny")
-        service.active(5.9)
-    finally:
-        service.close()
+    lights = [1.0 - 0.5 * min(1.0, max(0.0, (i - 20) / 10)) for i in range(60)]  # 10 fps: 2 s bright, 1 s dimming
+    render_in_step(service, [(coffee * light).astype(np.uint8) for light in lights])
     assert [o.scene_changed for o in narrator.seen] == [False], [(o.pts, o.scene_changed) for o in narrator.seen]
 
 
@@ -468,13 +474,7 @@ def test_in_step_flash_is_not_a_new_scene_but_a_cut_is() -> None:
     service.subscribe(type("Keeper", (), {"__call__": lambda self, c: None,
                                           "cut_short": lambda self, c: cut_short.append(c)})())
     coffee, cat = skimage.data.coffee()[::4, ::4], skimage.data.chelsea()[::3, ::3][:100, :150]
-    pictures = [coffee] * 10 + [np.full_like(coffee, 255)] + [coffee] * 10 + [cat] * 10  # 10 fps
-    try:
-        for i, picture in enumerate(pictures):
-            service.offer(Frame(picture, i / 10, time.monotonic(), i), "tiny")
-        service.active(3.0)
-    finally:
-        service.close()
+    render_in_step(service, [coffee] * 10 + [np.full_like(coffee, 255)] + [coffee] * 10 + [cat] * 10)  # 10 fps
     seen = [(round(o.pts, 1), o.scene_changed) for o in narrator.seen]
     assert seen == [(0.0, False), (2.3, True)], seen  # decided 0.2 s after the cut at 2.1
     assert service.captions[0].end == pytest.approx(2.1)  # shown through the flash, ended at the cut
@@ -501,13 +501,8 @@ def test_a_video_opening_on_black_is_not_a_dark_line_then_a_new_scene() -> None:
     narrator = GatedNarrator()
     service = CaptionService(narrator, every_s=30.0, in_step=True)
     coffee = skimage.data.coffee()[::4, ::4]
-    pictures = [np.zeros_like(coffee)] * 3 + [coffee] * 20 + [(coffee * 0.03).astype(np.uint8)] * 5 + [coffee] * 10
-    try:
-        for i, picture in enumerate(pictures):
-            service.offer(Frame(picture, i / 10, time.monotonic(), i), "tiny")
-        service.active(3.7)
-    finally:
-        service.close()
+    render_in_step(service, [np.zeros_like(coffee)] * 3 + [coffee] * 20 + [(coffee * 0.03).astype(np.uint8)] * 5
+                   + [coffee] * 10)
     seen = [(round(o.pts, 1), o.scene_changed) for o in narrator.seen]
     assert seen[0][0] >= 0.3 and not any(changed for _, changed in seen), seen  # lights off and on: same scene
 
@@ -534,15 +529,9 @@ def test_teeth_alone_are_not_a_smile() -> None:
 def test_lights_off_and_on_is_not_someone_leaving_and_coming_back(lang: str) -> None:
     """The room goes black for a second: nobody is said to have left, or to have joined when the light is back,
     and nothing is called a new scene; the dark is said, and then the person again."""
-    face, fps = cv2.resize(astronaut(), (320, 320))[40:280], 10
-    pictures = [face] * 20 + [(face * 0.02).astype(np.uint8)] * 15 + [face] * 25
+    face = cv2.resize(astronaut(), (320, 320))[40:280]
     service = CaptionService(OfflineNarrator(lang, seed=11), every_s=1.0, in_step=True)
-    try:
-        for i, picture in enumerate(pictures):
-            service.offer(Frame(picture, i / fps, time.monotonic(), i), "mosaic")
-        service.active((len(pictures) - 1) / fps)
-    finally:
-        service.close()
+    render_in_step(service, [face] * 20 + [(face * 0.02).astype(np.uint8)] * 15 + [face] * 25, style="mosaic")
     lines = [c.text for c in service.captions]
     left_or_joined = r"gone|nobody|empty|joined|one more|showed up|new scene|changed|different view|走了|空了|没影|来了|多了|加入|换场景|画面变了"
     assert not any(re.search(left_or_joined, line, re.I) for line in lines), lines
