@@ -8,6 +8,7 @@ the packages (training/, export/, realtime/); heavy imports happen inside the ha
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import textwrap
 from pathlib import Path
@@ -182,6 +183,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UserError("--steps and --batch must be >= 1 and --size >= 16")
     weights = LossWeights(**{name: value for name in LossWeights().as_dict()
                              if (value := getattr(args, f"{name}_weight")) is not None})
+    for name, value in weights.as_dict().items():  # nan/inf would train a style of NaN weights
+        if not (math.isfinite(value) and value >= 0):
+            raise UserError(f"--{name}-weight must be a finite number >= 0 (got {value:g})")
     config = TrainConfig(style=args.style, name=args.name, content=args.content, steps=args.steps, size=args.size,
                          style_size=args.style_size, batch=args.batch, device=args.device, gan=args.gan,
                          weights=weights, features=args.features, vgg_weights=args.vgg_weights,
@@ -227,6 +231,9 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
                    help="play a file at its own speed (default when it only goes to a window or virtual camera)")
     p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
     p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this much video time")
+    p.add_argument("--progress", choices=["bar", "lines"], default="bar",
+                   help="bar: a progress bar (default); lines: a plain 'progress: N frames written, D dropped' "
+                        "line on stderr for the first frame and then every second, for logs and scripts")
     p.add_argument("--screenshots", default=".", metavar="DIR", help="where the preview's [s] key saves PNGs")
     p.add_argument("--overwrite", action="store_true",
                    help="replace output files (video, .srt, .vtt, images) that already exist; inputs never are")

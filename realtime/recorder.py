@@ -54,6 +54,15 @@ KNOWN_ENCODERS = ("libx264", "libx265", "libvpx-vp9", "libvpx", "libaom-av1", "l
 TRIAL_SIZE = (64, 48)
 
 
+def holds_a_frame(path: Path) -> bool:
+    """Whether a (possibly cut-off) recording holds at least one decodable video frame."""
+    try:
+        with av.open(str(path)) as container:
+            return next(container.decode(video=0), None) is not None
+    except (av.FFmpegError, IndexError, OSError):
+        return False
+
+
 def partial_path(path: Path) -> Path:
     """Where a recording is written until it is complete: NAME.partial.EXT beside it (still playable)."""
     return path.with_name(f"{path.stem}.partial{path.suffix}")
@@ -265,7 +274,7 @@ class FileSink(Sink):
             self.failure = exc
             if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
                 raise UserError(f"disk full while recording {self.path}: recording stopped at frame "
-                                f"{self.frames_written}; what reached the disk still plays") from None
+                                f"{self.frames_written}; the part that reached the disk is kept and plays") from None
             raise
 
     # --- closing ---------------------------------------------------------------------------------
@@ -300,11 +309,13 @@ class FileSink(Sink):
         self._container = self._audio = self._file = None
 
     def _put_in_place(self) -> None:
-        """Rename the finished .partial file over the target; a file with no frame is removed."""
+        """Rename the finished .partial file over the target; a file with no frame is removed. After a write
+        error the frames encoded may never have reached the disk (a disk full from the start leaves an empty
+        file): the file on disk is asked, so an empty or header-only file never replaces the target."""
         partial, self._writing_to = self._writing_to, None
         if partial is None or not partial.exists():
             return
-        if self.frames_written == 0:
+        if self.frames_written == 0 or (self.failure is not None and not holds_a_frame(partial)):
             partial.unlink()
         else:
             os.replace(partial, self.path)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -31,6 +32,8 @@ if TYPE_CHECKING:  # torch loads with the model, after every check that can fail
     from realtime.processor import FrameProcessor
 
 PROGRESS_EVERY_S = 0.5
+PROGRESS_LINE_EVERY_S = 1.0  # --progress lines: one line a second (the first frame's at once)
+EXIT_INPUT_CUT_SHORT = 3  # the output was written, but the input ended early: scripts must be able to tell
 
 
 def check_values(args: argparse.Namespace) -> None:
@@ -82,17 +85,29 @@ def style_cycle(processor: FrameProcessor, current: str) -> list[str]:
 
 
 class Progress:
-    """A tqdm bar (frames, fps, ETA) fed by the pipeline's output thread, with latency and drops."""
+    """A tqdm bar (frames, fps, ETA) fed by the pipeline's output thread, with latency and drops.
 
-    def __init__(self, source: FrameSource, max_frames: int | None, label: str):
+    lines=True (--progress lines): no bar; instead 'stylecast: progress: N frames written, D dropped' on
+    stderr for the first frame and then once a second, whole lines that logs keep and scripts can wait
+    for (a bar redrawn with carriage returns is neither)."""
+
+    def __init__(self, source: FrameSource, max_frames: int | None, label: str, lines: bool = False):
         total = source.expected_frames if not source.live else None
         if max_frames is not None:
             total = min(total, max_frames) if total else max_frames
         self.bar = tqdm(total=total, unit="frame", desc=label, dynamic_ncols=True, file=sys.stderr,
-                        mininterval=PROGRESS_EVERY_S)
+                        mininterval=PROGRESS_EVERY_S, disable=lines)
+        self.lines, self.total = lines, total
         self._shown = 0
+        self._line_due = 0.0  # time.monotonic() of the next line
 
     def __call__(self, stats: PipelineStats) -> None:
+        if self.lines:
+            if time.monotonic() >= self._line_due:
+                self._line_due = time.monotonic() + PROGRESS_LINE_EVERY_S
+                of = f" of {self.total}" if self.total else ""
+                _say(f"progress: {stats.written}{of} frames written, {stats.dropped} dropped")
+            return
         self.bar.update(stats.written - self._shown)
         self._shown = stats.written
         if stats.written % 15 == 0:
@@ -142,13 +157,12 @@ def run_one(args: argparse.Namespace, processor: FrameProcessor, source: FrameSo
         source.close()
         raise
     stats = None
+    before = _file_identity(output)
     try:
         stats = _run_pipeline(args, processor, source, output, label, recording)
     finally:
-        if captioning is not None:
-            captioning.finish()  # after the recording is closed: subtitles beside it, --speak audio mixed in
-            if stats is not None and stats.written == 0 and output is not None and output.suffix:
-                _remove_subtitles(output)
+        if captioning is not None:  # after the recording is closed: subtitles beside it, --speak audio mixed in
+            captioning.finish(video_written=output is None or _file_identity(output) not in (None, before))
     if stats.written == 0 and (output is not None or stats.captured == 0):  # (not: quit before the first frame)
         raise UserError(_nothing_written(source, stats))
     return stats
@@ -159,10 +173,15 @@ def _nothing_written(source: FrameSource, stats: PipelineStats) -> str:
     return f"nothing was written: no frame of {source.description} could be read ({what})"
 
 
-def _remove_subtitles(video: Path) -> None:
-    """Subtitles of a video that was never written hold no caption: they would only mislead."""
-    for path in subtitle_files(video):
-        path.unlink(missing_ok=True)
+def _file_identity(path: Path | None) -> tuple[int, int] | None:
+    """(inode, mtime ns) of a file, None if there is none: a recording put in place by os.replace is a new
+    file, so comparing before and after tells whether this run wrote it (an older file may be there with
+    --overwrite)."""
+    try:
+        status = path.stat() if path is not None and path.suffix else None
+    except OSError:
+        return None
+    return (status.st_ino, status.st_mtime_ns) if status is not None else None
 
 
 def _run_pipeline(args: argparse.Namespace, processor: FrameProcessor, source: FrameSource, output: Path | None,
@@ -172,7 +191,7 @@ def _run_pipeline(args: argparse.Namespace, processor: FrameProcessor, source: F
         status = lambda: _status_line(processor, pipeline.stats)  # noqa: E731 - pipeline is bound below
         sinks = make_sinks(args, processor, source, output, wants_preview(args), status, recording)
         _say(f"{source.description} -> {', '.join(type(s).__name__ for s in sinks) or 'no output (headless)'}")
-        progress = Progress(source, args.max_frames, label)
+        progress = Progress(source, args.max_frames, label, getattr(args, "progress", "bar") == "lines")
         pipeline = Pipeline(source, processor, sinks, max_frames=args.max_frames, max_seconds=args.duration,
                             on_frame=progress)
     except BaseException:
@@ -245,10 +264,12 @@ def subtitle_files(video: Path) -> list[Path]:
 
 
 def files_written(args: argparse.Namespace, video: Path) -> list[Path]:
-    """Every file recording `video` creates: the video, its .partial file, and its subtitles."""
+    """Every file recording `video` creates: the video, its subtitles, and their .partial files."""
+    from realtime.subtitles import partial_sidecar_paths
+
     files = [video, partial_path(video)]
     if getattr(args, "captions", True) and getattr(args, "subtitles", True):
-        files += subtitle_files(video)
+        files += subtitle_files(video) + list(partial_sidecar_paths(video))
     return files
 
 
@@ -274,17 +295,30 @@ def run_batch(args: argparse.Namespace, folder: Path, out_folder: Path) -> int:
         check_recording(Path("x" + suffix), args.codec)
     processor = build_processor(args)
     out_folder.mkdir(parents=True, exist_ok=True)
-    failed = []
+    failed, cut_short = [], []
     for number, (video, target) in enumerate(targets.items(), 1):
         _say(f"[{number}/{len(targets)}] {video.name} -> {target}")
         try:
-            run_one(args, processor, open_input(args, str(video), target), target, video.name)
+            source = open_input(args, str(video), target)
+            run_one(args, processor, source, target, video.name)
         except UserError as exc:
             _say(f"skipped {video.name}: {exc}")
             failed.append(video.name)
+            continue
+        if source.stopped_early:
+            cut_short.append(video.name)
     if failed:
         raise UserError(f"{len(failed)} of {len(targets)} videos failed: {', '.join(failed)}")
-    return 0
+    return exit_code(cut_short)
+
+
+def exit_code(cut_short: list[str]) -> int:
+    """0, or EXIT_INPUT_CUT_SHORT (with a last line saying so) when an input ended before its end."""
+    if not cut_short:
+        return 0
+    warn(f"{', '.join(cut_short)} ended early (damaged or cut short): the output holds only what could be read "
+         f"(exit code {EXIT_INPUT_CUT_SHORT})")
+    return EXIT_INPUT_CUT_SHORT
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -324,4 +358,4 @@ def _run_command(args: argparse.Namespace) -> int:
         source.close()
         raise
     run_one(args, processor, source, output, Path(source_spec).name if output else "live", recording)
-    return 0
+    return exit_code([source.description] if source.stopped_early else [])

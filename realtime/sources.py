@@ -81,6 +81,7 @@ class FrameSource(ABC):
     audio_path: str | None = None  # a file whose audio track a recording copies
     start_time: float = 0.0  # seconds: where pts 0 sits in `audio_path`'s clock
     description: str = "?"
+    stopped_early: str | None = None  # why reading ended before the end of the input (truncated, damaged)
 
     def __init__(self) -> None:
         self.corrupt_frames = 0
@@ -527,4 +528,8 @@ def open_source(spec: str, *, size: tuple[int, int] | None = None, fps: float | 
     if not path.exists():
         raise UserError(f"input not found: {spec} (give a camera index, /dev/videoN, a video file, a URL, "
                         "an image folder, or 'demo')")
+    from realtime.animated_image import AnimatedImageSource, is_animated_image
+
+    if is_animated_image(path):
+        return AnimatedImageSource(path, size, realtime=realtime)
     return VideoFileSource(spec, size, realtime=realtime)

@@ -3,9 +3,15 @@
 Lines are written as they come (flushed each time), so a recording that is interrupted still has
 subtitles for everything narrated so far. A line is written once the next one starts (or at close),
 so that it can end where the next begins instead of overlapping it.
+
+Like the video (realtime/recorder.py), they are written to NAME.partial.srt/.vtt and put in place at
+close only when the video they describe was: a run that failed before writing its video (a full disk,
+a broken input) leaves no subtitle file that would block the rerun, and a run killed outright leaves
+NAME.partial.srt beside NAME.partial.mp4.
 """
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -34,14 +40,21 @@ def sidecar_paths(video: Path) -> tuple[Path, Path]:
     return video.with_suffix(".srt"), video.with_suffix(".vtt")
 
 
+def partial_sidecar_paths(video: Path) -> tuple[Path, Path]:
+    """Where they are written until the run ends: NAME.partial.srt and NAME.partial.vtt."""
+    return tuple(path.with_name(f"{path.stem}.partial{path.suffix}") for path in sidecar_paths(video))
+
+
 class SubtitleWriter:
-    """A caption subscriber that appends each line to NAME.srt and NAME.vtt beside the video."""
+    """A caption subscriber that appends each line to NAME.partial.srt/.vtt beside the video; `close(keep=True)`
+    renames them to NAME.srt and NAME.vtt."""
 
     def __init__(self, video: Path):
         self.srt_path, self.vtt_path = sidecar_paths(Path(video))
+        self.partial_paths = partial_sidecar_paths(Path(video))
         self.srt_path.parent.mkdir(parents=True, exist_ok=True)
-        self._srt = open(self.srt_path, "w", encoding="utf-8")
-        self._vtt = open(self.vtt_path, "w", encoding="utf-8")
+        self._srt = open(self.partial_paths[0], "w", encoding="utf-8")
+        self._vtt = open(self.partial_paths[1], "w", encoding="utf-8")
         self._vtt.write("WEBVTT\n\n")
         self._vtt.flush()
         self._pending: Caption | None = None
@@ -71,14 +84,22 @@ class SubtitleWriter:
         self._srt.flush()
         self._vtt.flush()
 
-    def close(self, video_end: float | None = None) -> None:
-        """Write the last line (cut at `video_end` seconds if the video stops earlier) and close."""
+    def close(self, video_end: float | None = None, keep: bool = True) -> None:
+        """Write the last line (cut at `video_end` seconds if the video stops earlier), close, and put the
+        files in place; `keep=False` (the video was not written) removes them instead."""
         with self._lock:
             if self._srt.closed:
                 return
-            if self._pending is not None:
-                end = self._pending.end if video_end is None else min(self._pending.end, video_end)
-                self._write(self._pending, end)
+            try:
+                if keep and self._pending is not None:
+                    end = self._pending.end if video_end is None else min(self._pending.end, video_end)
+                    self._write(self._pending, end)
                 self._pending = None
-            self._srt.close()
-            self._vtt.close()
+            finally:
+                self._srt.close()
+                self._vtt.close()
+                for partial, final in zip(self.partial_paths, (self.srt_path, self.vtt_path)):
+                    if keep:
+                        os.replace(partial, final)
+                    else:
+                        partial.unlink(missing_ok=True)

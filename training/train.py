@@ -143,6 +143,7 @@ class StyleTrainer:
                  distributed: Distributed):
         self.config = config
         self.device = device
+        self.world = distributed.world
         self.amp = device.type == "cuda"  # FP16 autocast + loss scaling; CPU stays FP32
         self.generator: nn.Module = _initial_generator(config).to(device)
         self.discriminator: nn.Module = PatchDiscriminator().to(device)
@@ -203,6 +204,7 @@ class StyleTrainer:
                 terms["adversarial"] = losses.generator_adversarial_loss(discriminator(output), c.gan)
                 discriminator.requires_grad_(True)
             g_loss = sum(getattr(w, name) * value for name, value in terms.items())
+        check_finite({**terms, "total": g_loss}, self.step_index + 1, self.world)  # before the update
         self.g_optimizer.zero_grad(set_to_none=True)
         self.g_scaler.scale(g_loss).backward()
         self.g_scaler.step(self.g_optimizer)
@@ -222,6 +224,7 @@ class StyleTrainer:
             real_logits = [l[: len(real)] for l in logits]
             fake_logits = [l[len(real):] for l in logits]
             d_loss = losses.discriminator_loss(real_logits, fake_logits, self.config.gan)
+        check_finite({"discriminator": d_loss}, self.step_index + 1, self.world)
         self.d_optimizer.zero_grad(set_to_none=True)
         self.d_scaler.scale(d_loss).backward()
         self.d_scaler.step(self.d_optimizer)
@@ -247,6 +250,23 @@ class StyleTrainer:
         self.d_optimizer.load_state_dict(state["d_optimizer"])
         self.step_index = int(state["step"])
         self.seconds = float(state.get("seconds", 0.0))
+
+
+class NonFiniteLoss(UserError):
+    """A loss became NaN or infinite: one more update would write NaN into the weights."""
+
+
+def check_finite(terms: dict[str, torch.Tensor], step: int, world: int = 1) -> None:
+    """Raise NonFiniteLoss naming the first term that is not a finite number. Under DDP every process
+    stops together (one rank leaving while the others wait in backward's all-reduce would hang them)."""
+    values = torch.stack([value.detach().float().reshape(()) for value in terms.values()])
+    finite = torch.isfinite(values).all().float()
+    if world > 1:
+        dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+    if not bool(finite):
+        name, value = next(((n, float(v)) for n, v in zip(terms, values) if not torch.isfinite(v)),
+                           ("other process's", float("nan")))
+        raise NonFiniteLoss(f"training stopped at step {step}: the {name} loss is {value} (not a finite number)")
 
 
 def _initial_generator(config: TrainConfig) -> StyleNetwork:
@@ -278,12 +298,21 @@ def _scale_short_side(image: np.ndarray, short_side: int) -> np.ndarray:
 
 def save_state(trainer: StyleTrainer, run_dir: Path) -> Path:
     """Atomic write: a crash mid-save leaves the previous state intact."""
+    generator = _unwrap(trainer.generator)
+    if not all(bool(torch.isfinite(p).all()) for p in generator.parameters()):
+        raise NonFiniteLoss(f"training stopped at step {trainer.step_index}: the network's weights are no longer "
+                            "finite numbers")
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / STATE_FILE
     tmp = path.with_suffix(".pt.tmp")
     torch.save(trainer.state(), tmp)
     tmp.replace(path)
     return path
+
+
+def saved_step(run_dir: Path) -> int:
+    """The step of the resume state in `run_dir` (UserError if it is missing or damaged)."""
+    return int(read_state(run_dir)["step"])
 
 
 def read_state(run_dir: Path) -> dict[str, Any]:
@@ -296,7 +325,38 @@ def read_state(run_dir: Path) -> dict[str, Any]:
         raise UserError(f"{path}: resume state is damaged ({type(exc).__name__}); delete it to start over") from None
     if not isinstance(state, dict) or "generator" not in state or "step" not in state:
         raise UserError(f"{path}: not a stylecast resume state; delete it to start over")
+    problem = _state_problem(state)
+    if problem:
+        raise UserError(f"{path}: resume state is damaged ({problem}); delete it to start over")
     return state
+
+
+MAX_STEPS = 10**9  # the step seeds numpy (seeds < 2**32); no run comes near a billion steps
+
+
+def _state_problem(state: dict[str, Any]) -> str | None:
+    """What is wrong with the shape of a loaded resume state, if anything: a damaged or edited file must
+    stop here as one clear line, not as a KeyError or TypeError deep inside train()."""
+    step = state["step"]
+    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= MAX_STEPS:
+        return f"'step' is {str(step)[:40]!r}, not a count"
+    for key in ("config", "generator", "discriminator", "g_optimizer", "d_optimizer"):
+        if not isinstance(state.get(key), dict):
+            return f"'{key}' is missing or not a dictionary"
+    for key in ("generator", "discriminator"):
+        if not state[key] or not all(isinstance(value, torch.Tensor) for value in state[key].values()):
+            return f"'{key}' holds no weights"
+    for key in ("g_optimizer", "d_optimizer"):
+        if not isinstance(state[key].get("param_groups"), list) or not isinstance(state[key].get("state"), dict):
+            return f"'{key}' is not an optimiser state"
+    steps = state["config"].get("steps")
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps <= MAX_STEPS:
+        return "its config has no step count"
+    try:
+        TrainConfig.from_dict(state["config"])
+    except (TypeError, ValueError) as exc:
+        return f"its config is not understood: {str(exc)[:80]}"
+    return None
 
 
 # --- the loop ---------------------------------------------------------------------------------------
@@ -415,6 +475,12 @@ def _steps(trainer: StyleTrainer, content: RandomCrops, run_dir: Path, distribut
             path = save_state(trainer, run_dir)
             bar.write(f"interrupted at step {trainer.step_index}: state saved to {path}; continue with --resume")
         raise
+    except NonFiniteLoss as exc:  # the state on disk is the last good one: keep it, write nothing new
+        path = run_dir / STATE_FILE
+        kept = (f"the last good state (step {saved_step(run_dir)}) is kept in {path}" if path.is_file()
+                else f"no state was saved yet (every {config.save_every} steps)")
+        raise NonFiniteLoss(f"{exc}; {kept}. Lower the loss weights (or --size/--batch) and --resume or "
+                            "start over with --overwrite") from None
     finally:
         bar.close()
         if writer:

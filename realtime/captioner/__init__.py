@@ -35,15 +35,18 @@ class Captioning:
     captions: list[Caption] = field(default_factory=list)  # everything narrated, for --speak
     _finished: bool = False
 
-    def finish(self) -> None:
-        """After the recording is closed: stop narrating, complete .srt/.vtt, mix in the speech (--speak)."""
+    def finish(self, video_written: bool = True) -> None:
+        """After the recording is closed: stop narrating, complete .srt/.vtt, mix in the speech (--speak).
+
+        video_written: whether this run put its video in place; if not, its subtitles are removed too."""
         if self._finished:
             return
         self._finished = True
         if self.source is not None:
             self.source.close()
         if self.subtitles is not None:
-            self.subtitles.close(video_end=_video_duration(self.output_path))
+            self.subtitles.close(video_end=_video_duration(self.output_path) if video_written else None,
+                                 keep=video_written)
         if self.speak and self.captions and self.output_path is not None and self.output_path.is_file():
             from realtime.speech import mix_narration
 

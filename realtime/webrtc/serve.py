@@ -68,7 +68,14 @@ def page_urls(host: str, port: int, token: str | None, https: bool) -> tuple[str
     return f"{base}/{query}", f"{base}/viewer{query}"
 
 
+def check_port(port: int) -> None:
+    """0 asks the system for a free port (printed at start); anything else must be a TCP port."""
+    if not 0 <= port <= 65535:
+        raise UserError(f"--port {port} is not a TCP port (0-65535; 0 = any free port)")
+
+
 def serve_command(args: argparse.Namespace) -> int:
+    check_port(args.port)  # before the model loads
     context = ssl_context(args.cert, args.key)
     if args.styles_dir is not None and not Path(args.styles_dir).is_dir():
         raise UserError(f"--styles-dir {args.styles_dir} is not a folder")
