@@ -26,7 +26,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -159,19 +159,13 @@ class StyleTrainer:
         self.d_scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         style_size = config.style_size or int(config.size * 1.5)
         scaled = [_scale_short_side(image, style_size) for image in style_images]
-        self.target_grams = self._style_grams(scaled)
+        self.target_grams = style_grams(self.features, scaled, device)
         self.palette = _palette(scaled).to(device)
         self.style_crops = RandomCrops(scaled, config.size, seed=config.seed + 1000 + distributed.rank,
                                        min_fraction=0.8 * config.size / style_size)
         self.step_index = 0
         self.seconds = 0.0  # wall time spent in training steps, over all resumes
-
-    @torch.no_grad()
-    def _style_grams(self, images: list[np.ndarray]) -> list[torch.Tensor]:
-        """Mean Gram matrix per style layer over the style image(s), each 1xCxC."""
-        per_image = [[losses.gram_matrix(f) for f in self.features(to_tensor(image).to(self.device))["style"]]
-                     for image in images]
-        return [torch.stack(layer).mean(0) for layer in zip(*per_image)]
+        self.saved_step: int | None = None  # step of the resume state on disk (None: nothing saved yet)
 
     def _autocast(self):
         return torch.autocast("cuda", dtype=torch.float16) if self.amp else contextlib.nullcontext()
@@ -179,25 +173,9 @@ class StyleTrainer:
     def step(self, content: torch.Tensor) -> dict[str, float]:
         """One generator + discriminator update. `content`: Bx3xSxS in [0, 1]."""
         c, w = self.config, self.config.weights
-        clean = content
-        motion = CameraMotion.random(clean.shape[0], clean.shape[-1], max_shift=c.max_shift, device=clean.device)
-        moved = motion.next_frame(clean)
         use_gan = self.step_index >= int(c.gan_start * c.steps) and w.adversarial > 0
-        dy, dx = (random.randint(0, c.loss_shift) for _ in range(2))
-
         with self._autocast():
-            both = self.generator(torch.cat([clean, moved]))
-            output, moved_output = both.chunk(2)
-            out_features = self.features(output[..., dy:, dx:])
-            with torch.no_grad():
-                in_features = self.features(clean[..., dy:, dx:])
-            terms = {
-                "content": losses.content_loss(out_features["content"], in_features["content"]),
-                "style": losses.style_loss(out_features["style"], self.target_grams),
-                "colour": losses.colour_loss(output, self.palette),
-                "tv": losses.total_variation(output.float()),
-                "temporal": losses.temporal_loss(moved_output, output, motion),
-            }
+            output, terms = style_terms(self.generator, content, self.features, self.target_grams, self.palette, c)
             if use_gan:
                 discriminator = _unwrap(self.discriminator)
                 discriminator.requires_grad_(False)  # G step: no D gradients, and no DDP sync for D
@@ -248,8 +226,17 @@ class StyleTrainer:
         _unwrap(self.discriminator).load_state_dict(state["discriminator"])
         self.g_optimizer.load_state_dict(state["g_optimizer"])
         self.d_optimizer.load_state_dict(state["d_optimizer"])
-        self.step_index = int(state["step"])
+        self.step_index = self.saved_step = int(state["step"])
         self.seconds = float(state.get("seconds", 0.0))
+
+    @torch.no_grad()
+    def sample_outputs(self, batch: torch.Tensor) -> torch.Tensor:
+        """The generator's outputs for up to 4 crops, for the TensorBoard sample grid."""
+        generator = _unwrap(self.generator)
+        generator.eval()
+        output = generator(batch[:4]).float().clamp(0, 1)
+        generator.train()
+        return output
 
 
 class NonFiniteLoss(UserError):
@@ -267,6 +254,37 @@ def check_finite(terms: dict[str, torch.Tensor], step: int, world: int = 1) -> N
         name, value = next(((n, float(v)) for n, v in zip(terms, values) if not torch.isfinite(v)),
                            ("other process's", float("nan")))
         raise NonFiniteLoss(f"training stopped at step {step}: the {name} loss is {value} (not a finite number)")
+
+
+@torch.no_grad()
+def style_grams(features: nn.Module, images: list[np.ndarray], device: torch.device) -> list[torch.Tensor]:
+    """Mean Gram matrix per style layer over the style image(s), each 1xCxC."""
+    per_image = [[losses.gram_matrix(f) for f in features(to_tensor(image).to(device))["style"]] for image in images]
+    return [torch.stack(layer).mean(0) for layer in zip(*per_image)]
+
+
+def style_terms(generator: Callable[[torch.Tensor], torch.Tensor], clean: torch.Tensor, features: nn.Module,
+                target_grams: list[torch.Tensor], palette: torch.Tensor,
+                config: TrainConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The generator's output for `clean` (Bx3xSxS) and its loss terms (content, style, colour, TV, temporal).
+
+    The "next frame" is the same picture moved by a smooth random flow (CameraMotion); both go through the
+    generator in ONE forward (DDP wants one forward per backward). Output and input are shifted by the same
+    random 0-15 px before the loss network, so a fixed 2-8 px pattern cannot satisfy it."""
+    motion = CameraMotion.random(clean.shape[0], clean.shape[-1], max_shift=config.max_shift, device=clean.device)
+    moved = motion.next_frame(clean)
+    dy, dx = (random.randint(0, config.loss_shift) for _ in range(2))
+    output, moved_output = generator(torch.cat([clean, moved])).chunk(2)
+    out_features = features(output[..., dy:, dx:])
+    with torch.no_grad():
+        in_features = features(clean[..., dy:, dx:])
+    return output, {
+        "content": losses.content_loss(out_features["content"], in_features["content"]),
+        "style": losses.style_loss(out_features["style"], target_grams),
+        "colour": losses.colour_loss(output, palette),
+        "tv": losses.total_variation(output.float()),
+        "temporal": losses.temporal_loss(moved_output, output, motion),
+    }
 
 
 def _initial_generator(config: TrainConfig) -> StyleNetwork:
@@ -307,15 +325,12 @@ def save_state(trainer: StyleTrainer, run_dir: Path) -> Path:
     tmp = path.with_suffix(".pt.tmp")
     torch.save(trainer.state(), tmp)
     tmp.replace(path)
+    trainer.saved_step = trainer.step_index
     return path
 
 
-def saved_step(run_dir: Path) -> int:
-    """The step of the resume state in `run_dir` (UserError if it is missing or damaged)."""
-    return int(read_state(run_dir)["step"])
-
-
-def read_state(run_dir: Path) -> dict[str, Any]:
+def read_state(run_dir: Path, problem: Callable[[dict[str, Any]], str | None] | None = None) -> dict[str, Any]:
+    """The resume state in `run_dir`, checked by `problem` (default: a StyleTrainer's state)."""
     path = run_dir / STATE_FILE
     if not path.is_file():
         raise UserError(f"nothing to resume: {path} does not exist (start without --resume)")
@@ -325,9 +340,9 @@ def read_state(run_dir: Path) -> dict[str, Any]:
         raise UserError(f"{path}: resume state is damaged ({type(exc).__name__}); delete it to start over") from None
     if not isinstance(state, dict) or "generator" not in state or "step" not in state:
         raise UserError(f"{path}: not a stylecast resume state; delete it to start over")
-    problem = _state_problem(state)
-    if problem:
-        raise UserError(f"{path}: resume state is damaged ({problem}); delete it to start over")
+    found = (problem or _state_problem)(state)
+    if found:
+        raise UserError(f"{path}: resume state is damaged ({found}); delete it to start over")
     return state
 
 
@@ -395,19 +410,7 @@ def train(config: TrainConfig, resume: bool = False, overwrite: bool = False) ->
         device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
         torch.cuda.set_device(device)
     run_dir = config.run_dir
-    if resume:
-        state = read_state(run_dir)
-        # steps 0 = keep the run's own target; a smaller target than done so far just finishes the run now
-        steps = max(config.steps or int(state["config"]["steps"]), int(state["step"]))
-        config = TrainConfig.from_dict({**state["config"], "steps": steps, "progress": config.progress})
-    else:
-        state = None
-        if (run_dir / STATE_FILE).exists() and not overwrite:
-            raise UserError(f"a run named '{config.name}' exists in {run_dir}; "
-                            "add --resume to continue it or --overwrite to start over")
-        if _final_style_path(config).exists() and not overwrite:
-            raise UserError(f"{_final_style_path(config)} exists; pick another --name or add --overwrite")
-
+    config, state = open_run(config, resume, overwrite, _final_style_path(config))
     distributed = Distributed.start(device)
     try:
         _seed_everything(config.seed + distributed.rank + (int(state["step"]) if state else 0))
@@ -424,6 +427,24 @@ def train(config: TrainConfig, resume: bool = False, overwrite: bool = False) ->
         return path
     finally:
         distributed.stop()
+
+
+def open_run(config, resume: bool, overwrite: bool, final_path: Path,
+             problem: Callable[[dict[str, Any]], str | None] | None = None) -> tuple[Any, dict[str, Any] | None]:
+    """(config, resume state or None) for a run: with `resume` the run's saved config (only a non-zero
+    `config.steps` overrides its target); without it, an existing run or result needs `overwrite`."""
+    run_dir = config.run_dir
+    if resume:
+        state = read_state(run_dir, problem)
+        # steps 0 = keep the run's own target; a smaller target than done so far just finishes the run now
+        steps = max(config.steps or int(state["config"]["steps"]), int(state["step"]))
+        return type(config).from_dict({**state["config"], "steps": steps, "progress": config.progress}), state
+    if (run_dir / STATE_FILE).exists() and not overwrite:
+        raise UserError(f"a run named '{config.name}' exists in {run_dir}; "
+                        "add --resume to continue it or --overwrite to start over")
+    if final_path.exists() and not overwrite:
+        raise UserError(f"{final_path} exists; pick another --name or add --overwrite")
+    return config, None
 
 
 def _raise_keyboard_interrupt(signum, frame) -> None:
@@ -477,7 +498,7 @@ def _steps(trainer: StyleTrainer, content: RandomCrops, run_dir: Path, distribut
         raise
     except NonFiniteLoss as exc:  # the state on disk is the last good one: keep it, write nothing new
         path = run_dir / STATE_FILE
-        kept = (f"the last good state (step {saved_step(run_dir)}) is kept in {path}" if path.is_file()
+        kept = (f"the last good state (step {trainer.saved_step}) is kept in {path}" if trainer.saved_step is not None
                 else f"no state was saved yet (every {config.save_every} steps)")
         raise NonFiniteLoss(f"{exc}; {kept}. Lower the loss weights (or --size/--batch) and --resume or "
                             "start over with --overwrite") from None
@@ -498,12 +519,8 @@ def _tensorboard(run_dir: Path):
     return SummaryWriter(str(run_dir / "tensorboard"))
 
 
-@torch.no_grad()
 def _log_samples(writer, trainer: StyleTrainer, batch: torch.Tensor, step: int) -> None:
-    generator = _unwrap(trainer.generator)
-    generator.eval()
-    output = generator(batch[:4]).float().clamp(0, 1)
-    generator.train()
+    output = trainer.sample_outputs(batch)
     grid = torch.cat([torch.cat(list(batch[:4].float()), dim=2), torch.cat(list(output), dim=2)], dim=1)
     writer.add_image("samples/input_over_output", grid, step)
 
