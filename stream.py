@@ -64,11 +64,14 @@ def add_style_options(p: argparse.ArgumentParser, engine: bool = True) -> None:
     """--style for every command that stylizes; with engine, --strength and --backend too."""
     from styles import DEFAULT_STYLE  # a constant in a tiny module: keeps --help instant
 
-    p.add_argument("--style", default=DEFAULT_STYLE, metavar="NAME|PATH",
-                   help=f"shipped style name (see `{PROG} styles`) or a .safetensors checkpoint "
-                        f"(default {DEFAULT_STYLE})")
+    p.add_argument("--style", default=DEFAULT_STYLE, metavar="NAME|PATH|PICTURE|BLEND",
+                   help=f"shipped style name (see `{PROG} styles`), a .safetensors checkpoint, any picture "
+                        "(file or http(s) URL: styled at once by the conditional network), or a blend of them "
+                        f"such as 'starry_night:0.7,scream:0.3' (default {DEFAULT_STYLE})")
     if engine:
         p.add_argument("--strength", type=float, default=1.0, help="blend with the original, 0..1 (default 1)")
+        p.add_argument("--keep-colors", action="store_true",
+                       help="keep the video's own colours: the style's strokes and texture only")
         p.add_argument("--backend", default="auto",
                        help="inference backend: auto (the fastest available here), tensorrt, pytorch-cuda, "
                             "onnx-coreml, onnx-directml, onnx-cpu, pytorch-cpu")
@@ -100,6 +103,9 @@ def cmd_styles(args: argparse.Namespace) -> int:
 
 # --- train ------------------------------------------------------------------------------------
 
+REFINE_STEPS = 400
+
+
 def check_file_name(name: str, option: str) -> None:
     """`name` becomes file and folder names (runs/NAME, NAME.safetensors): it must stay a plain name,
     never a path that escapes --out or --work-dir (../../evil, /etc/x) or a hidden file."""
@@ -114,6 +120,7 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         {PROG} train --style painting.jpg --name mystyle            # built-in photos, 2000 steps, 256 px
         {PROG} train --style painting.jpg --name mystyle --content ~/Pictures --steps 5000
         {PROG} train --style painting.jpg --name mystyle --resume   # continue after Ctrl-C or a crash
+        {PROG} train --style painting.jpg --name mystyle --refine   # a few minutes, from the instant style
         {PROG} train --style art/ --name art --device cuda --size 384 --batch 8
         torchrun --nproc_per_node 4 stream.py train --style painting.jpg --name mystyle --device cuda
         tensorboard --logdir runs/                                  # losses and sample grids
@@ -123,7 +130,7 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--content", metavar="DIR", help="content photos and/or videos, searched recursively "
                    "(default: the photos that ship with scikit-image)")
     p.add_argument("--steps", type=int, help="training steps (default 2000; with --resume: the run's own)")
-    p.add_argument("--size", type=int, default=256, help="training crop size in px (default 256)")
+    p.add_argument("--size", type=int, help="training crop size in px (default 256; 128 with --refine)")
     p.add_argument("--style-size", type=int, metavar="PX",
                    help="scale the style image's short side to PX: bigger = bigger strokes (default 1.5 x --size)")
     p.add_argument("--batch", type=int, default=4, help="crops per step (default 4)")
@@ -140,6 +147,9 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--vgg-weights", metavar="PATH", help="pretrained VGG19 state dict (torchvision layout) for the "
                    "losses (implies --features vgg19)")
     p.add_argument("--init", metavar="STYLE", help="start from this style's network (fine-tune) instead of random")
+    p.add_argument("--refine", action="store_true",
+                   help=f"start from what `run --style IMG` gives instantly (the conditional network) and fine-tune "
+                        f"it on this picture alone: {REFINE_STEPS} steps at 128 px, a few minutes on a CPU")
     p.add_argument("--architecture", metavar="K=V,...", type=_architecture,
                    help="StyleNetwork sizes, e.g. base_channels=24,depth=4 (default: the shipped network's)")
     p.add_argument("--threads", type=int, default=0, metavar="N",
@@ -177,6 +187,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     from training.train import TrainConfig, train
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.refine and not args.resume:
+        from training.style_spec import materialize
+
+        args.init = str(materialize(args.style))  # the instant style is where the refinement starts
+        args.steps = args.steps or REFINE_STEPS
+        args.size = args.size or 128
+        args.style_size = args.style_size or 384
+        if args.adversarial_weight is None:  # a discriminator needs more steps than a refinement has
+            args.adversarial_weight = 0.0
+    args.size = args.size or 256
     if args.steps is None:
         args.steps = 0 if args.resume else 2000
     if (args.steps < 1 and not args.resume) or args.size < 16 or args.batch < 1:
@@ -195,6 +215,49 @@ def cmd_train(args: argparse.Namespace) -> int:
         config.out = args.out
     path = train(config, resume=args.resume, overwrite=args.overwrite)
     print(f"style written: {path} (use it with `{PROG} run --style {path}`)")
+    return 0
+
+
+def add_train_base_parser(sub: argparse._SubParsersAction) -> None:
+    p = _parser(sub, "train-base", "Train the conditional network behind `--style PICTURE` and blends, on a folder of "
+                "style pictures (hours on a CPU: run it in the background; --resume continues).", f"""
+        bash scripts/style_library.sh                                # style pictures into data/styles/
+        bash scripts/training_photos.sh                              # content photos into data/photos/
+        {PROG} train-base --styles data/styles/train --content data/photos --steps 20000
+        {PROG} train-base --resume                                   # after Ctrl-C, kill or a crash
+    """)
+    p.add_argument("--styles", default="data/styles/train", metavar="DIR", help="style pictures (default data/styles/train)")
+    p.add_argument("--content", metavar="DIR", help="content photos/videos (default: scikit-image's photos)")
+    p.add_argument("--name", default="arbitrary", help="file name of the network (default arbitrary)")
+    p.add_argument("--steps", type=int, help="training steps (default 20000; with --resume: the run's own)")
+    p.add_argument("--size", type=int, default=128, help="crop size in px (default 128)")
+    p.add_argument("--batch", type=int, default=4, help="crops per step, shared by --styles-per-step styles (default 4)")
+    p.add_argument("--styles-per-step", type=int, default=2, help="styles per step (default 2)")
+    p.add_argument("--init", default="mosaic", metavar="STYLE", help="shipped style the shared weights start from")
+    p.add_argument("--threads", type=int, default=0, metavar="N", help="CPU threads (default: the cores idle now)")
+    p.add_argument("--save-every", type=int, default=200, metavar="N", help="write resume state every N steps")
+    p.add_argument("--resume", action="store_true", help="continue the run saved in runs/NAME")
+    p.add_argument("--overwrite", action="store_true", help="start over even if runs/NAME or the network exists")
+    p.add_argument("--out", metavar="DIR", help="where the network goes (default: styles/conditional, where "
+                   "`run --style PICTURE` looks)")
+    p.add_argument("--work-dir", metavar="DIR", help="resume state and TensorBoard logs (default runs/NAME)")
+    p.set_defaults(handler=cmd_train_base)
+
+
+def cmd_train_base(args: argparse.Namespace) -> int:
+    check_file_name(args.name, "--name")
+    from training.conditional_train import ConditionalConfig, train_conditional
+
+    steps = args.steps if args.steps is not None else (0 if args.resume else 20000)
+    if (steps < 1 and not args.resume) or args.size < 16 or args.batch < 1 or args.styles_per_step < 1:
+        raise UserError("--steps, --batch and --styles-per-step must be >= 1 and --size >= 16")
+    config = ConditionalConfig(style=args.styles, content=args.content, name=args.name, steps=steps, size=args.size,
+                               batch=args.batch, styles_per_step=args.styles_per_step, init=args.init,
+                               threads=args.threads, save_every=args.save_every, work_dir=args.work_dir)
+    if args.out:
+        config.out = args.out
+    path = train_conditional(config, resume=args.resume, overwrite=args.overwrite)
+    print(f"conditional network written: {path}")
     return 0
 
 
@@ -372,6 +435,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_styles_parser,
     add_train_parser,
+    add_train_base_parser,
     add_run_parser,
     add_serve_parser,
     add_export_parser,

@@ -52,6 +52,12 @@ class Stylizer(ABC):
     def load_style(self, style: str | Path) -> StyleInfo:
         """Switch to another style (shipped name or checkpoint path)."""
 
+    def prepare(self, style: str | Path) -> Path:
+        """The slow part of a style switch, done before it so the frame loop never waits on it: a picture or
+        blend becomes a checkpoint, and backends that run an exported file export it. Returns the checkpoint
+        to give `load_style`."""
+        return resolve_style(style)
+
     @abstractmethod
     def __call__(self, frame: np.ndarray, strength: float = 1.0) -> np.ndarray:
         """frame: HxWx3 uint8 RGB -> HxWx3 uint8 RGB of the same size."""
@@ -95,6 +101,13 @@ class OnnxCPUStylizer(Stylizer):
         self._planar: np.ndarray | None = None  # 1x3xHxW float32 input, reused while the size holds
         self.load_style(style)
 
+    def prepare(self, style: str | Path) -> Path:
+        from export.onnx import style_onnx
+
+        path = resolve_style(style)
+        style_onnx(path, "fp32")  # exported and checked once, then cached: load_style only opens it
+        return path
+
     def load_style(self, style: str | Path) -> StyleInfo:
         from export.onnx import INPUT_NAME, ort_session, style_onnx
 
@@ -136,6 +149,8 @@ class OpenVinoStylizer(Stylizer):
         self._core = openvino.Core()
         self._planar: np.ndarray | None = None
         self.load_style(style)
+
+    prepare = OnnxCPUStylizer.prepare  # the same exported file
 
     def load_style(self, style: str | Path) -> StyleInfo:
         from export.onnx import style_onnx
@@ -267,6 +282,13 @@ class TensorRTStylizer(CudaStylizer):
         self.profile = profile or ShapeProfile()
         super().__init__(style)
 
+    def prepare(self, style: str | Path) -> Path:
+        from export.tensorrt import cached_engine
+
+        path = resolve_style(style)
+        cached_engine(path, self.profile, fp16=True)  # built once (seconds to minutes), then cached on disk
+        return path
+
     def load_style(self, style: str | Path) -> StyleInfo:
         from export.tensorrt import TensorRTEngine, cached_engine
 
@@ -359,8 +381,8 @@ def create_stylizer(style: str | Path, backend: str = "auto", render_scale: str 
     from common.threads import set_opencv_threads
     from export.render_scale import DEFAULT_TARGET_FPS, parse_render_scale, with_render_scale
 
-    resolve_style(style)  # a bad style name is the user's error whichever backend runs it
-    parse_render_scale(render_scale)  # ... and so is a bad scale: before any model loads
+    parse_render_scale(render_scale)  # a bad scale is the user's error whichever backend runs: before any model loads
+    style = resolve_style(style)  # ... and so is a bad style; a picture or blend becomes its checkpoint once, here
     stylizer = _create_backend(style, backend)
     if stylizer.name not in GPU_BACKENDS:
         set_opencv_threads()  # the frame loop's resizes and colour conversions must not fight the model

@@ -131,6 +131,9 @@ class ScaledStylizer(Stylizer):
     def load_style(self, style: str | Path) -> StyleInfo:
         return self.inner.load_style(style)
 
+    def prepare(self, style: str | Path) -> Path:
+        return self.inner.prepare(style)
+
     def __call__(self, frame: np.ndarray, strength: float = 1.0) -> np.ndarray:
         started = time.perf_counter()
         scale = self.fixed if self.controller is None else self.controller.start(frame.shape[:2])

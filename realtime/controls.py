@@ -18,12 +18,15 @@ if TYPE_CHECKING:  # the processor pulls in torch: not needed to parse keys
     from realtime.processor import FrameProcessor
 
 STRENGTH_STEP = 0.1
+BLEND_STEP = 0.25
 HOTKEYS = (
     ("n / →", "next style"),
     ("p / ←", "previous style"),
     ("space", "style on/off"),
     ("+ / -", "style strength up/down"),
+    ("] / [", "blend towards the next style / back"),
     ("c", "captions on/off"),
+    ("k", "keep the video's colours on/off"),
     ("s", "screenshot (PNG)"),
     ("q / Esc", "quit"),
 )
@@ -43,6 +46,7 @@ class LiveControls:
         self.processor = processor
         self.styles = list(styles) or [processor.style_name]
         self.position = 0
+        self.blend = 0.0  # how far the look has moved from styles[position] towards the next style
         self.screenshot_dir = Path(screenshot_dir)
         self.quit = False
 
@@ -67,8 +71,15 @@ class LiveControls:
             return self.change_strength(+STRENGTH_STEP)
         if char in ("-", "_"):
             return self.change_strength(-STRENGTH_STEP)
+        if char == "]":
+            return self.change_blend(+BLEND_STEP)
+        if char == "[":
+            return self.change_blend(-BLEND_STEP)
         if char == "c":
             return self.toggle_captions()
+        if char == "k":
+            self.processor.keep_colours = not self.processor.keep_colours
+            return f"video colours {'kept' if self.processor.keep_colours else 'styled'}"
         if char == "s" and frame_rgb is not None:
             return f"saved {self.screenshot(frame_rgb)}"
         return None
@@ -76,11 +87,25 @@ class LiveControls:
     def step_style(self, step: int) -> str:
         """Load the next/previous style; a broken checkpoint is reported and skipped, never fatal."""
         self.position = (self.position + step) % len(self.styles)
+        self.blend = 0.0
         wanted = self.styles[self.position]
         try:
             return f"style: {self.processor.set_style(wanted)}"
         except UserError as exc:
             return f"cannot load style {wanted}: {exc}"
+
+    def change_blend(self, delta: float) -> str:
+        """Mix the current style with the next one in the cycle (codes mixed by the conditional network)."""
+        if len(self.styles) < 2:
+            return "only one style: nothing to blend with"
+        self.blend = min(1.0, max(0.0, round(self.blend + delta, 2)))
+        here, there = self.styles[self.position], self.styles[(self.position + 1) % len(self.styles)]
+        wanted = here if self.blend == 0 else f"{here}:{1 - self.blend:g},{there}:{self.blend:g}"
+        try:
+            self.processor.set_style(wanted)
+        except UserError as exc:
+            return f"cannot blend {here} with {there}: {exc}"
+        return f"blend: {here} {100 - round(100 * self.blend)}% + {there} {round(100 * self.blend)}%"
 
     def change_strength(self, delta: float) -> str:
         self.processor.set_strength(round(self.processor.strength + delta, 2))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from export.backends import Stylizer
 from realtime.captioner.base import CaptionRenderer, CaptionSource
+from realtime.colour import keep_colours
 from realtime.frames import Frame
 
 
@@ -25,10 +26,12 @@ class FrameProcessor:
         strength: float = 1.0,
         captions: CaptionSource | None = None,
         renderer: CaptionRenderer | None = None,
+        keep_colours: bool = False,
     ):
         self.stylizer = stylizer
         self.strength = strength
         self.style_enabled = True
+        self.keep_colours = keep_colours  # the style's strokes, the video's own colours (realtime/colour.py)
         self.captions = captions
         self.renderer = renderer
         self.captions_enabled = captions is not None and renderer is not None
@@ -39,9 +42,11 @@ class FrameProcessor:
         return self.stylizer.info.name
 
     def set_style(self, style: str | Path) -> str:
-        """Switch style between two frames; returns the new style's name."""
+        """Switch style between two frames; returns the new style's name. The slow part (a picture's code,
+        an export) happens first, outside the lock, so frames keep flowing in the old style meanwhile."""
+        prepared = self.stylizer.prepare(style)
         with self._lock:
-            return self.stylizer.load_style(style).name
+            return self.stylizer.load_style(prepared).name
 
     def set_strength(self, strength: float) -> None:
         self.strength = min(1.0, max(0.0, float(strength)))
@@ -62,6 +67,8 @@ class FrameProcessor:
         with self._lock:
             if self.style_enabled and self.strength > 0.0:
                 image = self.stylizer(image, self.strength)
+                if self.keep_colours:
+                    image = keep_colours(frame.image, image)
         return replace(frame, image=image, timings=dict(frame.timings, stylize=time.perf_counter() - started))
 
     def overlay(self, frame: Frame) -> Frame:

@@ -72,7 +72,7 @@ def build_processor(args: argparse.Namespace) -> FrameProcessor:
     stylizer = create_stylizer(args.style, args.backend, getattr(args, "render_scale", 1.0),
                                getattr(args, "target_fps", None))
     _say(f"style '{stylizer.info.name}' on {stylizer.name}")
-    return FrameProcessor(stylizer, strength=args.strength)
+    return FrameProcessor(stylizer, strength=args.strength, keep_colours=getattr(args, "keep_colors", False))
 
 
 def style_cycle(processor: FrameProcessor, current: str) -> list[str]:

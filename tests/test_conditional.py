@@ -1,0 +1,215 @@
+"""Issue 17: one conditional network for any picture, blends, quick refine, keeping the video's colours.
+
+A tiny conditional network is trained here for a few steps (random-filter losses, small crops) so the
+tests never depend on the shipped one; its MLP output is what every picture and blend goes through.
+"""
+from __future__ import annotations
+
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from clips import decode
+
+from common.errors import UserError
+from tests.training_data import TINY_ARCHITECTURE, write_content_folder
+from training.checkpoint import load_style, resolve_style
+from training.conditional import ConditionalStyleNetwork, load_conditional, mix_codes, save_conditional
+from training.style_code import CODE_SIZE, style_code
+from training.style_spec import materialize, parse_spec
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def picture(path: Path, seed: int, size: tuple[int, int] = (96, 80), mode: str = "RGB") -> Path:
+    """Coloured stripes and blobs: a 'painting' with its own palette and strokes."""
+    rng = np.random.default_rng(seed)
+    h, w = size[1], size[0]
+    yy, xx = np.mgrid[0:h, 0:w]
+    colours = rng.integers(0, 255, (3, 3))
+    image = colours[((xx * (seed + 1) + yy * 2) // 7) % 3].astype(np.uint8)
+    for _ in range(4):
+        cv2.circle(image, tuple(int(v) for v in rng.integers(0, min(h, w), 2)), int(rng.integers(4, 20)),
+                   tuple(int(v) for v in rng.integers(0, 255, 3)), -1)
+    from PIL import Image
+
+    Image.fromarray(image).convert(mode).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def conditional(tmp_path_factory) -> Path:
+    """A conditional network trained for a few steps on three pictures; its MLP is made to matter."""
+    from training.conditional_train import ConditionalConfig, train_conditional
+
+    folder = tmp_path_factory.mktemp("cond")
+    styles = folder / "styles"
+    styles.mkdir()
+    for seed in range(3):
+        picture(styles / f"p{seed}.png", seed)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        config = ConditionalConfig(style=str(styles), content=str(write_content_folder(folder / "content")),
+                                   steps=6, size=32, batch=2, architecture=TINY_ARCHITECTURE, features="random",
+                                   init=None, out=str(folder / "net"), work_dir=str(folder / "run"), save_every=3,
+                                   progress=False, threads=1)
+        path = train_conditional(config)
+    finally:
+        torch.set_num_threads(threads)
+    return path
+
+
+def test_a_fixed_style_is_a_plain_style_network_that_exports_like_a_shipped_one(tmp_path, conditional, monkeypatch):
+    monkeypatch.setenv("STYLECAST_CACHE", str(tmp_path / "cache"))
+    model = load_conditional(conditional)
+    code = torch.from_numpy(style_code(cv2.imread(str(picture(tmp_path / "a.png", 7)))[..., ::-1].copy()))
+    assert code.shape == (CODE_SIZE,) and torch.isfinite(code).all()
+    x = torch.rand(1, 3, 45, 61)
+    with torch.no_grad():
+        assert torch.allclose(model.fixed(code)(x), model(x, code), atol=1e-6)
+    from export.onnx import check_onnx, style_onnx
+
+    path = materialize(str(tmp_path / "a.png"), conditional)
+    onnx_path, info = style_onnx(path)
+    network, _ = load_style(path)
+    assert check_onnx(network, onnx_path) < 1e-4  # ONNX Runtime computes what PyTorch computes
+    assert info.training["from"] == "conditional" and info.name == "a"
+
+
+def test_the_code_moves_the_weights(conditional, tmp_path):
+    """Two pictures give two different networks: the MLP's output is not a constant."""
+    model = load_conditional(conditional)
+    codes = [torch.from_numpy(style_code(cv2.imread(str(picture(tmp_path / f"{i}.png", i)))[..., ::-1].copy()))
+             for i in (0, 1)]
+    a, b = (dict(model.fixed(c).named_parameters()) for c in codes)
+    moved = sum(float((a[name] - b[name]).detach().abs().sum()) for name in model.dependent)
+    shared = sum(float((a[name] - b[name]).detach().abs().sum()) for name in a if name not in model.dependent)
+    assert moved > 0 and shared == 0
+
+
+def test_a_blend_sweep_has_no_jump(conditional, tmp_path):
+    """Sweeping one weight 0 -> 1 in 20 steps: no step changes the picture 3x more than the median step."""
+    model = load_conditional(conditional)
+    codes = [torch.from_numpy(style_code(cv2.imread(str(picture(tmp_path / f"{i}.png", i)))[..., ::-1].copy()))
+             for i in (0, 2)]
+    photo = torch.rand(1, 3, 48, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        outputs = [model(photo, mix_codes(codes, [1 - t, t])) for t in np.linspace(0, 1, 21)]
+    steps = np.array([float((b - a).abs().mean()) for a, b in zip(outputs, outputs[1:])])
+    assert steps.max() > 0 and steps.max() <= 3 * np.median(steps), steps
+
+
+def test_blend_specs_parse_and_bad_ones_get_one_line(tmp_path):
+    first = picture(tmp_path / "first.png", 1)
+    parts = parse_spec(f"mosaic:0.7,{first}:0.3")
+    assert [p.weight for p in parts] == [0.7, 0.3] and parts[0].image.ndim == 3
+    for spec, words in [("nosuch:1", "unknown style 'nosuch'"), ("mosaic:abc", "not a number"),
+                        ("mosaic:0,scream:0", "add up to 0"), ("mosaic:-1", ">= 0"), ("mosaic:nan", ">= 0"),
+                        ("mosaic:inf,scream:1", ">= 0")]:
+        with pytest.raises(UserError, match=words.replace("(", r"\(")):
+            parse_spec(spec)
+
+
+def png_with_header_size(path: Path, width: int, height: int) -> Path:
+    """A tiny PNG whose header claims width x height (a decompression bomb's header)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.parametrize("case, words", [
+    ("not an image", "not a picture"), ("cut short", "damaged or cut-short"), ("1x1", "too small"),
+    ("bomb", "too large"), ("missing", "not found"), ("unreachable URL", "cannot download"),
+])
+def test_bad_pictures_get_one_clear_line(tmp_path, case, words):
+    spec = str(tmp_path / "x.png")
+    if case == "not an image":
+        Path(spec).write_text("hello, I am a text file")
+    elif case == "cut short":
+        data = picture(tmp_path / "whole.jpg", 3, size=(400, 300)).read_bytes()
+        Path(spec := str(tmp_path / "x.jpg")).write_bytes(data[: len(data) // 3])
+    elif case == "1x1":
+        cv2.imwrite(spec, np.zeros((1, 1, 3), np.uint8))
+    elif case == "bomb":
+        png_with_header_size(Path(spec), 30000, 30000)
+    elif case == "unreachable URL":
+        spec = "http://127.0.0.1:9/painting.png"  # the discard port: nothing listens
+    with pytest.raises(UserError, match=words):
+        parse_spec(spec)
+
+
+def test_grey_and_transparent_pictures_are_styles_too(tmp_path):
+    grey = parse_spec(str(picture(tmp_path / "grey.png", 4, mode="L")))[0].image
+    clear = parse_spec(str(picture(tmp_path / "clear.png", 5, mode="RGBA")))[0].image
+    assert grey.shape[-1] == 3 and np.array_equal(grey[..., 0], grey[..., 2])
+    assert clear.shape[-1] == 3 and clear.dtype == np.uint8
+
+
+def test_run_with_a_picture_as_the_style_writes_a_styled_video(tmp_path, conditional):
+    from clips import make_clip
+
+    clip = make_clip(tmp_path / "in.mp4", frames=6, size=(64, 48), audio=False)
+    env = {**__import__("os").environ, "STYLECAST_CONDITIONAL": str(conditional),
+           "STYLECAST_CACHE": str(tmp_path / "cache")}
+    for style in (str(picture(tmp_path / "mine.png", 6)), f"mosaic:0.5,{tmp_path / 'mine.png'}:0.5"):
+        result = subprocess.run([sys.executable, str(REPO / "stream.py"), "run", "--source", str(clip), "--output",
+                                 str(tmp_path / "out.mp4"), "--style", style, "--no-captions", "--overwrite",
+                                 "--backend", "onnx-cpu", "--render-scale", "1"],
+                                capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
+        assert result.returncode == 0, result.stderr
+        assert "style 'mine" in result.stderr or "style 'mosaic-50-mine-50'" in result.stderr, result.stderr
+        assert len(decode(tmp_path / "out.mp4").frames) == 6
+
+
+def test_keep_colours_keeps_the_inputs_chroma_and_the_styles_brightness():
+    from realtime.colour import keep_colours
+
+    rng = np.random.default_rng(0)
+    original = rng.integers(0, 255, (32, 48, 3), dtype=np.uint8)
+    styled = np.ascontiguousarray(original[..., ::-1] // 2 + 60)  # other hues, other brightness
+    kept = keep_colours(original, styled)
+    ycc = lambda image: cv2.cvtColor(image, cv2.COLOR_RGB2YCrCb).astype(int)  # noqa: E731
+    assert np.abs(ycc(kept)[..., 0] - ycc(styled)[..., 0]).mean() < 2
+    assert np.abs(ycc(kept)[..., 1:] - ycc(original)[..., 1:]).mean() < 3
+    assert np.abs(ycc(styled)[..., 1:] - ycc(original)[..., 1:]).mean() > 10  # it did change something
+
+
+def test_a_damaged_conditional_network_is_one_line(tmp_path):
+    model = ConditionalStyleNetwork(TINY_ARCHITECTURE)
+    path = save_conditional(model, tmp_path / "net.safetensors", name="net")
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(UserError, match="not a usable conditional"):
+        load_conditional(path)
+    with pytest.raises(UserError, match="is missing"):
+        load_conditional(tmp_path / "none.safetensors")
+
+
+def test_refine_starts_from_the_instant_style(tmp_path, conditional):
+    env = {**__import__("os").environ, "STYLECAST_CONDITIONAL": str(conditional),
+           "STYLECAST_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, str(REPO / "stream.py"), "train", "--style",
+                             str(picture(tmp_path / "mine.png", 8)), "--name", "mine", "--refine", "--steps", "3",
+                             "--size", "32", "--features", "random", "--content",
+                             str(write_content_folder(tmp_path / "content")), "--out", str(tmp_path / "styles"),
+                             "--work-dir", str(tmp_path / "run"), "--threads", "1"],
+                            capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
+    assert result.returncode == 0, result.stderr
+    _, info = load_style(tmp_path / "styles" / "mine.safetensors")
+    assert info.training["init"].endswith(".safetensors") and info.training["steps_done"] == 3
+    assert info.architecture == load_conditional(conditional).architecture
+
+
+def test_resolve_style_keeps_names_and_checkpoints_as_they_were(tiny_style):
+    assert resolve_style("mosaic").name == "mosaic.safetensors"
+    assert resolve_style(tiny_style) == tiny_style
