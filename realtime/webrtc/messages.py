@@ -6,11 +6,15 @@ reaches aiortc or the model unchecked.
 from __future__ import annotations
 
 import json
-import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
 MAX_SDP_CHARS = 32 * 1024
+MAX_SDP_LINE = 2048  # a browser's longest line (a candidate, a fingerprint, an m= line) is ~200 characters
+MAX_MEDIA_SECTIONS = 8  # the pages offer video + a data channel; each section costs the server transports
+_SDP_LINE = re.compile(r"[a-z]=[^\x00-\x08\x0a-\x1f\x7f]*")  # <type>=<value>; no control characters but tab
+_MEDIA_LINE = re.compile(r"m=[a-z]+ [0-9]{1,5} [A-Z/]+( [^ ]+)+")  # m=<media> <port> <proto> <format>...
 MAX_CONTROL_BYTES = 2048
 ROLES = ("send", "view")  # send: camera in, stylized out; view: stylized output only (OBS)
 
@@ -27,10 +31,11 @@ class Offer:
 
 def _json(text: str | bytes, what: str) -> Any:
     """json.loads, with every way it can fail on hostile input as a BadRequest: deep nesting
-    (60 KB of '[') exhausts the parser's recursion limit, which is not a JSONDecodeError."""
+    (60 KB of '[') exhausts the parser's recursion limit, and a number of over 4300 digits is a plain
+    ValueError (int() refuses it), neither of them a JSONDecodeError."""
     try:
         return json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError, an integer too long to convert
         raise BadRequest(f"{what} is not valid JSON") from None
     except RecursionError:
         raise BadRequest(f"{what} is nested too deeply") from None
@@ -56,20 +61,57 @@ def parse_offer(body: bytes) -> Offer:
 
 
 def check_sdp(sdp: str, role: str) -> None:
-    """Cheap structural checks aiortc does not do (it accepts any text as an SDP with no media)."""
-    lines = [line.strip() for line in sdp.strip().splitlines()]
-    if not lines or lines[0] != "v=0":
+    """Cheap structural checks aiortc does not do (it accepts any text as an SDP with no media, and some
+    inconsistent ones leave its peer connection half built, so that even closing it raises).
+
+    Lines are judged as aiortc reads them (split the same way, not stripped): an a=mid:"0 " is not "0".
+    """
+    lines = [line for line in sdp.splitlines() if line.strip()]
+    if not lines or lines[0].strip() != "v=0":
         raise BadRequest("'sdp' is not a session description (it must start with v=0)")
+    for number, line in enumerate(lines, start=1):
+        if len(line) > MAX_SDP_LINE:
+            raise BadRequest(f"'sdp' line {number} is longer than {MAX_SDP_LINE} characters")
+        if line and not _SDP_LINE.fullmatch(line):
+            raise BadRequest(f"'sdp' line {number} is not an SDP line ('x=value', no control characters)")
+    try:
+        sdp.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from a JSON \ud800 escape
+        raise BadRequest("'sdp' is not valid Unicode text") from None
+    sections = _media_sections(lines)
+    if len(sections) > MAX_MEDIA_SECTIONS:
+        raise BadRequest(f"the offer has more than {MAX_MEDIA_SECTIONS} media (m=) sections")
     video = [i for i, line in enumerate(lines) if line.startswith("m=video ")]
     if not video:
         raise BadRequest("the offer has no video (m=video) section")
-    if not any(line.startswith("a=ice-ufrag:") for line in lines) or not any(
-            line.startswith("a=fingerprint:") for line in lines):
-        raise BadRequest("the offer lacks ICE credentials or a DTLS fingerprint")
+    session = lines[:sections[0][0]]
+    for start, end in sections:  # each section needs its own or the session's credentials (aiortc's view)
+        if not all(any(line.startswith(prefix) for line in session + lines[start:end])
+                   for prefix in ("a=ice-ufrag:", "a=ice-pwd:", "a=fingerprint:")):
+            raise BadRequest("the offer lacks ICE credentials or a DTLS fingerprint")
+    mids = []
+    for start, end in sections:
+        if not _MEDIA_LINE.fullmatch(lines[start]):
+            raise BadRequest(f"'sdp' line {start + 1} is not a media line ('m=<media> <port> <proto> <formats>')")
+        section_mids = [line[len("a=mid:"):] for line in lines[start:end] if line.startswith("a=mid:")]
+        if len(section_mids) != 1 or not section_mids[0]:
+            raise BadRequest(f"media section at line {start + 1} needs exactly one a=mid")
+        mids += section_mids
+    if len(set(mids)) != len(mids):
+        raise BadRequest("two media sections have the same a=mid")
+    for line in session:
+        if line.startswith("a=group:") and not set(line.split()[1:]) <= set(mids):
+            raise BadRequest("a=group names a media section (mid) the offer does not have")
     if role == "send":
         section = lines[video[0]:]
         if any(line in ("a=recvonly", "a=inactive") for line in section[1:_section_end(section)]):
             raise BadRequest("a 'send' offer must send video (its video section is recvonly/inactive)")
+
+
+def _media_sections(lines: list[str]) -> list[tuple[int, int]]:
+    """(first line, end) of each m= section."""
+    starts = [i for i, line in enumerate(lines) if line.startswith("m=")]
+    return list(zip(starts, starts[1:] + [len(lines)]))
 
 
 def _section_end(section: list[str]) -> int:
@@ -104,8 +146,9 @@ def parse_control(raw: str | bytes) -> dict[str, Any]:
         return {"type": kind, "name": message["name"]}
     if kind == "strength":
         value = message.get("value")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                or not 0.0 <= value <= 1.0:
+        # the range first: it is False for NaN and infinities, and compares a 1000-digit integer exactly,
+        # where math.isfinite() would raise OverflowError converting it to a float
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
             raise BadRequest("'strength' needs a 'value' between 0 and 1")
         return {"type": kind, "value": float(value)}
     if kind in ("style_enabled", "captions"):

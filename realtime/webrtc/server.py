@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,9 @@ CLIENT_MAX_SIZE = 64 * 1024  # signalling bodies are a few KiB of SDP; anything 
 CONNECT_TIMEOUT_S = 20.0  # a peer that never finishes ICE/DTLS is closed after this
 MAX_PEERS = 16  # each peer costs a VP8 encoder and decoder thread; more would starve the model anyway
 PAGES = {"/": "index.html", "/viewer": "viewer.html", "/client.js": "client.js", "/style.css": "style.css"}
+REASON_CHARS = 160  # of aiortc's message in a 400: its errors can quote a whole line of the client's SDP
+
+log = logging.getLogger(__name__)
 
 
 def ice_configuration() -> RTCConfiguration:
@@ -73,7 +77,11 @@ class StreamServer:
     # --- app ----------------------------------------------------------------------------------
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=CLIENT_MAX_SIZE, middlewares=[token_middleware(self.token)])
+        # lingering_time 0: a body left unread (refused as too big, unauthorised, or undecodable) closes the
+        # connection after the answer instead of being drained for up to 10 s; draining an undecodable one
+        # also raised its error again, logged as a traceback (aio-libs/aiohttp#1710)
+        app = web.Application(client_max_size=CLIENT_MAX_SIZE, middlewares=[token_middleware(self.token)],
+                              handler_args={"lingering_time": 0})
         for route, filename in PAGES.items():
             app.router.add_get(route, self._static(filename))
         app.router.add_get("/styles", self.styles)
@@ -116,7 +124,10 @@ class StreamServer:
 
     async def offer(self, request: web.Request) -> web.Response:
         """{"sdp", "type": "offer", "role"} -> the answer; 400 with a message for anything invalid."""
-        body = await request.read()  # over CLIENT_MAX_SIZE: aiohttp answers 413
+        try:
+            body = await request.read()  # over CLIENT_MAX_SIZE (also once inflated): aiohttp answers 413
+        except web.RequestPayloadError as exc:  # e.g. "Content-Encoding: gzip" on bytes that are not gzip
+            raise web.HTTPBadRequest(text=f"the request body cannot be read: {short_reason(exc)}\n") from None
         try:
             offer = parse_offer(body)
         except BadRequest as exc:
@@ -137,7 +148,7 @@ class StreamServer:
         except Exception as exc:  # noqa: BLE001 - aiortc's SDP parser raises anything (even RuntimeError)
             # for text it cannot use; it is the client's input, so it is a 400, never a 500 or a crash
             await self.close_peer(peer)
-            raise web.HTTPBadRequest(text=f"unusable offer: {exc or type(exc).__name__}\n") from None
+            raise web.HTTPBadRequest(text=f"unusable offer: {short_reason(exc)}\n") from None
         peer.watchdog = asyncio.get_running_loop().call_later(CONNECT_TIMEOUT_S, self._give_up_if_unconnected, peer)
         local = peer.pc.localDescription
         return web.json_response({"sdp": local.sdp, "type": local.type, "peer": peer.id})
@@ -186,7 +197,11 @@ class StreamServer:
         self.broadcast.remove_sender(peer.id)
         if peer.track is not None:
             peer.track.stop()
-        await peer.pc.close()
+        try:
+            await peer.pc.close()
+        except Exception as exc:  # noqa: BLE001 - aiortc cannot close a connection an offer left half built;
+            # what it built is garbage-collected, and a refused offer must stay a 400 (never a 500 or a crash)
+            log.warning("peer %d: could not close its connection cleanly (%s)", peer.id, short_reason(exc))
 
     async def on_shutdown(self, app: web.Application | None = None) -> None:
         await asyncio.gather(*(self.close_peer(peer) for peer in list(self.peers.values())))
@@ -258,6 +273,15 @@ class StreamServer:
     def _send(channel: RTCDataChannel | None, message: dict[str, Any]) -> None:
         if channel is not None and channel.readyState == "open":
             channel.send(json.dumps(message))
+
+
+def short_reason(exc: BaseException) -> str:
+    """An exception as one short printable line for a response or the log (never the client's text at length)."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else type(exc).__name__
+    if len(text) > REASON_CHARS:
+        text = text[: REASON_CHARS - 3] + "..."
+    return text.encode("ascii", "backslashreplace").decode("ascii")
 
 
 def ssl_context(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:
