@@ -81,7 +81,13 @@ def list_styles(directory: Path = STYLES_DIR) -> list[StyleInfo]:
 
 
 def resolve_style(name_or_path: str | Path) -> Path:
-    """Map a shipped style name, a `.safetensors` path or a `.json` path to the weights file."""
+    """Map a shipped style name, a `.safetensors` path or a `.json` path to the weights file; a picture
+    (file or URL) or a blend ('starry_night:0.7,scream:0.3') becomes a style folded from the conditional
+    network (training/style_spec.py), cached."""
+    from training.style_spec import is_picture_spec, materialize
+
+    if is_picture_spec(str(name_or_path)):
+        return materialize(str(name_or_path))
     candidate = Path(name_or_path)
     if candidate.suffix == ".json":
         candidate = candidate.with_suffix(".safetensors")
