@@ -16,6 +16,7 @@ MAX_MEDIA_SECTIONS = 8  # the pages offer video + a data channel; each section c
 _SDP_LINE = re.compile(r"[a-z]=[^\x00-\x08\x0a-\x1f\x7f]*")  # <type>=<value>; no control characters but tab
 _MEDIA_LINE = re.compile(r"m=[a-z]+ [0-9]{1,5} [A-Z/]+( [^ ]+)+")  # m=<media> <port> <proto> <format>...
 MAX_CONTROL_BYTES = 2048
+MAX_NAME_CHARS = 100  # a style name (the catalog's longest is far shorter; the names become file names)
 ROLES = ("send", "view")  # send: camera in, stylized out; view: stylized output only (OBS)
 
 
@@ -128,6 +129,8 @@ def parse_control(raw: str | bytes) -> dict[str, Any]:
     {"type": "strength", "value": 0..1}       blend with the original
     {"type": "style_enabled", "value": bool}  style on/off
     {"type": "captions", "value": bool}       burned-in captions on/off
+    {"type": "keep_colours", "value": bool}   keep the video's own colours (the style's strokes only)
+    {"type": "blend", "a": str, "b": str, "value": 0..1}   a mix of two catalog styles, 0 = a, 1 = b
     {"type": "ping", "id": int|str, ...}      answered with a pong carrying the same fields
     """
     if isinstance(raw, bytes):
@@ -145,14 +148,24 @@ def parse_control(raw: str | bytes) -> dict[str, Any]:
             raise BadRequest("'style' needs a 'name' string")
         return {"type": kind, "name": message["name"]}
     if kind == "strength":
-        value = message.get("value")
-        # the range first: it is False for NaN and infinities, and compares a 1000-digit integer exactly,
-        # where math.isfinite() would raise OverflowError converting it to a float
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-            raise BadRequest("'strength' needs a 'value' between 0 and 1")
-        return {"type": kind, "value": float(value)}
-    if kind in ("style_enabled", "captions"):
+        return {"type": kind, "value": _fraction(message.get("value"), "'strength' needs a 'value' between 0 and 1")}
+    if kind == "blend":
+        names = [message.get(key) for key in ("a", "b")]
+        if not all(isinstance(name, str) and 0 < len(name) <= MAX_NAME_CHARS for name in names):
+            raise BadRequest(f"'blend' needs style names 'a' and 'b' (strings of at most {MAX_NAME_CHARS} characters)")
+        value = _fraction(message.get("value"), "'blend' needs a 'value' between 0 (style a) and 1 (style b)")
+        return {"type": kind, "a": names[0], "b": names[1], "value": value}
+    if kind in ("style_enabled", "captions", "keep_colours"):
         if not isinstance(message.get("value"), bool):
             raise BadRequest(f"'{kind}' needs a true/false 'value'")
         return {"type": kind, "value": message["value"]}
     raise BadRequest(f"unknown control message type '{kind[:40]}'")
+
+
+def _fraction(value: Any, complaint: str) -> float:
+    """A JSON number in 0..1 as a float, else BadRequest(complaint). The range is checked first: it is False
+    for NaN and infinities, and compares a 1000-digit integer exactly, where math.isfinite() would raise
+    OverflowError converting it to a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise BadRequest(complaint)
+    return float(value)

@@ -4,15 +4,18 @@ Shaped like aiortc's examples/server: routes for the pages and their script, POS
 one RTCPeerConnection per page, peer connections kept in a table and closed on shutdown. The frame
 transform is the shared FrameProcessor (via the one InferenceWorker), never a copy of it.
 
-Controls (style, strength, style on/off, captions) are one shared state: there is one model, and
-every connected page sees (and can change) what it shows. Every change is echoed to all pages.
+Controls (style, blend, strength, style on/off, the video's colours, captions) are one shared state: there
+is one model, and every connected page sees (and can change) what it shows. Every change is echoed to all
+pages. POST /style-image makes any picture the style (training/style_spec.py); it then joins the picker.
 """
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import json
 import logging
+import os
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +31,8 @@ from realtime.webrtc.broadcast import Broadcast, ViewerTrack
 from realtime.webrtc.catalog import StyleCatalog
 from realtime.webrtc.messages import BadRequest, parse_control, parse_offer
 from realtime.webrtc.track import StylizedTrack
-from realtime.webrtc.worker import InferenceWorker
+from realtime.webrtc.worker import InferenceWorker, StyleSwitcher
+from training.checkpoint import StyleInfo
 
 STATIC = Path(__file__).parent / "static"
 CLIENT_MAX_SIZE = 64 * 1024  # signalling bodies are a few KiB of SDP; anything bigger is refused (413)
@@ -36,6 +40,7 @@ CONNECT_TIMEOUT_S = 20.0  # a peer that never finishes ICE/DTLS is closed after 
 MAX_PEERS = 16  # each peer costs a VP8 encoder and decoder thread; more would starve the model anyway
 PAGES = {"/": "index.html", "/viewer": "viewer.html", "/client.js": "client.js", "/style.css": "style.css"}
 REASON_CHARS = 160  # of aiortc's message in a 400: its errors can quote a whole line of the client's SDP
+MAX_PICTURE_BYTES = 16_000_000  # POST /style-image: a phone photo is 2-8 MB; a style needs only ~1 MP of it
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +73,9 @@ class StreamServer:
         self.token = token
         self.captioning = captioning
         self.worker = InferenceWorker(processor)
+        self.switcher = StyleSwitcher(processor)
+        self.blend: dict[str, Any] | None = None  # the blend slider's last applied setting; None after a plain pick
+        self.max_picture_bytes = MAX_PICTURE_BYTES
         self.broadcast = Broadcast()
         self.peers: dict[int, Peer] = {}
         self.max_peers = MAX_PEERS
@@ -88,6 +96,7 @@ class StreamServer:
         app.router.add_get("/status", self.status)
         app.router.add_get("/styles/{name}/preview", self.preview)
         app.router.add_post("/offer", self.offer)
+        app.router.add_post("/style-image", self.style_image)
         app.on_startup.append(self._on_startup)
         app.on_shutdown.append(self.on_shutdown)
         return app
@@ -107,7 +116,8 @@ class StreamServer:
     # --- routes -------------------------------------------------------------------------------
 
     async def styles(self, request: web.Request) -> web.Response:
-        return web.json_response({"styles": self.catalog.describe(), "state": self.state()})
+        return web.json_response({"styles": self.catalog.describe(), "state": self.state(),
+                                  "max_picture_bytes": self.max_picture_bytes})
 
     async def status(self, request: web.Request) -> web.Response:
         """Open connections and the shared controls (monitoring; the tests watch pages come and go)."""
@@ -152,6 +162,40 @@ class StreamServer:
         peer.watchdog = asyncio.get_running_loop().call_later(CONNECT_TIMEOUT_S, self._give_up_if_unconnected, peer)
         local = peer.pc.localDescription
         return web.json_response({"sdp": local.sdp, "type": local.type, "peer": peer.id})
+
+    async def style_image(self, request: web.Request) -> web.Response:
+        """A picture's bytes (Content-Type image/*) -> the style made from it, live for every page:
+        {"style": name, "styles": the picker}. 400 with one line for anything that is not a usable picture
+        (or when pictures cannot be styles here), 413 over max_picture_bytes. The stream keeps the old style
+        until the new one is ready, and keeps it on any error."""
+        if not request.content_type.startswith("image/"):
+            raise web.HTTPUnsupportedMediaType(text="send the picture itself, with an image/* Content-Type\n")
+        limit = self.max_picture_bytes
+        too_big = f"the picture is larger than {limit / 1e6:g} MB: send a smaller one\n"
+        if request.content_length is not None and request.content_length > limit:
+            raise web.HTTPRequestEntityTooLarge(limit, request.content_length, text=too_big)
+        data = bytearray()
+        try:
+            async for chunk in request.content.iter_chunked(1 << 16):  # as sent (chunked) or inflated: counted
+                data += chunk
+                if len(data) > limit:
+                    raise web.HTTPRequestEntityTooLarge(limit, len(data), text=too_big)
+        except web.RequestPayloadError as exc:
+            raise web.HTTPBadRequest(text=f"the request body cannot be read: {short_reason(exc)}\n") from None
+        if not data:
+            raise web.HTTPBadRequest(text="the request holds no picture (an empty body)\n")
+        try:
+            picture = await asyncio.to_thread(save_picture, bytes(data))
+            info = await self.switcher.switch(picture, droppable=False)
+        except UserError as exc:
+            raise web.HTTPBadRequest(text=f"{short_reason(exc)}\n") from None
+        self.blend = None
+        if self.catalog.add(info, description="your picture"):
+            await asyncio.to_thread(self.catalog.thumbnail, info.name)  # the picture, scaled: not on the event loop
+            for peer in list(self.peers.values()):
+                self._send(peer.channel, {"type": "styles", "styles": self.catalog.describe()})
+        self._send_state()
+        return web.json_response({"style": info.name, "styles": self.catalog.describe()})
 
     # --- peers --------------------------------------------------------------------------------
 
@@ -206,14 +250,16 @@ class StreamServer:
     async def on_shutdown(self, app: web.Application | None = None) -> None:
         await asyncio.gather(*(self.close_peer(peer) for peer in list(self.peers.values())))
         self.worker.close()
+        self.switcher.close()
 
     # --- data channel -------------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
         """What every page shows in its controls."""
         p = self.processor
-        return {"style": p.style_name, "strength": p.strength, "style_enabled": p.style_enabled,
-                "captions": p.captions_enabled, "captions_available": p.captions is not None and p.renderer is not None}
+        return {"style": p.style_name, "blend": self.blend, "strength": p.strength, "style_enabled": p.style_enabled,
+                "keep_colours": p.keep_colours, "captions": p.captions_enabled,
+                "captions_available": p.captions is not None and p.renderer is not None}
 
     async def _on_control(self, peer: Peer, raw: str | bytes) -> None:
         try:
@@ -221,20 +267,36 @@ class StreamServer:
             if message["type"] == "ping":
                 self._send(peer.channel, {**message, "type": "pong", "server": self.peer_stats(peer)})
                 return
-            await self._apply(message)
+            if not await self._apply(message):
+                return  # a newer style switch made this one moot: that one answers
         except (BadRequest, UserError) as exc:
             self._send(peer.channel, {"type": "error", "message": str(exc)})
             return
-        for other in list(self.peers.values()):
-            self._send(other.channel, {"type": "state", **self.state()})
+        self._send_state()
 
-    async def _apply(self, message: dict[str, Any]) -> None:
+    def _send_state(self) -> None:
+        for peer in list(self.peers.values()):
+            self._send(peer.channel, {"type": "state", **self.state()})
+
+    def _catalog_style(self, name: str) -> StyleInfo:
+        info = self.catalog.get(name)
+        if info is None:
+            raise BadRequest(f"unknown style '{name[:60]}'")
+        return info
+
+    async def _apply(self, message: dict[str, Any]) -> bool:
+        """Apply one control message; False when it was a style switch dropped for a newer one."""
         kind = message["type"]
         if kind == "style":
-            info = self.catalog.get(message["name"])
-            if info is None:
-                raise BadRequest(f"unknown style '{message['name'][:60]}'")
-            await self.worker.set_style(info.weights_path)
+            if await self.switcher.switch(self._catalog_style(message["name"]).weights_path) is None:
+                return False
+            self.blend = None
+        elif kind == "blend":
+            if await self.switcher.switch(self.blend_spec(message)) is None:
+                return False
+            self.blend = {key: message[key] for key in ("a", "b", "value")}
+        elif kind == "keep_colours":
+            self.processor.keep_colours = message["value"]
         elif kind == "strength":
             self.processor.set_strength(message["value"])
         elif kind == "style_enabled":
@@ -243,6 +305,24 @@ class StreamServer:
             if message["value"] and not self.state()["captions_available"]:
                 raise BadRequest("captions are not available on this server (started without a captioner)")
             self.processor.captions_enabled = message["value"]
+        return True
+
+    def blend_spec(self, message: dict[str, Any]) -> str | Path:
+        """A blend message -> what to switch to: 'A:1-v,B:v', or at either end (or A = B) that style itself."""
+        a, b = self._catalog_style(message["a"]), self._catalog_style(message["b"])
+        value = message["value"]
+        if value == 0.0 or a.name == b.name:
+            return a.weights_path
+        if value == 1.0:
+            return b.weights_path
+        items = []
+        for info in (a, b):
+            item = self.catalog.blend_item(info.name)
+            if item is None:
+                raise BadRequest(f"'{info.name}' cannot be blended: a blend mixes the pictures styles were made "
+                                 "from (shipped styles and your pictures have one)")
+            items.append(item)
+        return f"{items[0]}:{1 - value:g},{items[1]}:{value:g}"
 
     def peer_stats(self, peer: Peer) -> dict[str, Any]:
         stats: dict[str, Any] = {"peers": len(self.peers), "stylize_ms": round(self.worker.last_stylize_ms, 1)}
@@ -282,6 +362,24 @@ def short_reason(exc: BaseException) -> str:
     if len(text) > REASON_CHARS:
         text = text[: REASON_CHARS - 3] + "..."
     return text.encode("ascii", "backslashreplace").decode("ascii")
+
+
+def save_picture(data: bytes) -> Path:
+    """Uploaded bytes -> a PNG of the picture in the private uploads folder, named by the bytes' SHA-256 (never by
+    anything the client says), or UserError (one line) for what is not a usable picture. What is kept is the
+    decoded picture (at most style_spec.CODE_SIDE px long), never the client's bytes."""
+    from PIL import Image
+
+    from export.cache import cache_dir, write_atomically
+    from training.style_spec import read_picture
+
+    folder = cache_dir("uploads")
+    os.chmod(folder, 0o700)  # other users of this machine do not see what was uploaded
+    path = folder / f"upload_{hashlib.sha256(data).hexdigest()[:20]}.png"
+    if not path.is_file():
+        picture = read_picture(data, "the uploaded file")
+        write_atomically(path, lambda tmp: Image.fromarray(picture).save(tmp, format="PNG"))
+    return path
 
 
 def ssl_context(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:

@@ -1,8 +1,10 @@
-"""The one inference thread shared by every peer connection.
+"""The one inference thread shared by every peer connection, and the one thread that switches styles.
 
 All peers hand their frames to a single-thread executor, so the model (one Stylizer, possibly on a
-GPU) never runs twice at once and style switches land between two frames. Frames are timed on one
-server clock (seconds since start) so the captioner sees a single timeline whatever peer they came from.
+GPU) never runs twice at once. Frames are timed on one server clock (seconds since start) so the
+captioner sees a single timeline whatever peer they came from. Style switches run on a thread of their
+own (StyleSwitcher): the slow part (a picture's style code, an export) never holds up a frame, and the
+switch itself lands between two frames (FrameProcessor.set_style).
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import numpy as np
 
 from realtime.frames import Frame
 from realtime.processor import FrameProcessor
+from training.checkpoint import StyleInfo
 
 
 class InferenceWorker:
@@ -32,10 +35,6 @@ class InferenceWorker:
         """Decoded browser frame -> HxWx3 uint8 RGB stylized, captioned image."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._process, frame)
 
-    async def set_style(self, weights_path: Path) -> str:
-        """Load another checkpoint on the inference thread (between two frames); returns its name."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self.processor.set_style, weights_path)
-
     def _process(self, video_frame: av.VideoFrame) -> np.ndarray:
         now = time.monotonic()
         frame = Frame(image=video_frame.to_ndarray(format="rgb24"), pts=now - self.started_at,
@@ -44,6 +43,40 @@ class InferenceWorker:
         result = self.processor.process(frame)
         self.last_stylize_ms = 1000.0 * result.timings.get("stylize", 0.0)
         return result.image
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class StyleSwitcher:
+    """Style switches (a checkpoint, a picture, a blend spec) one at a time on their own thread, newest first.
+
+    Frames keep flowing in the old style while the new one is prepared. A dragged blend slider asks for
+    dozens of styles a second: a request still waiting for its turn when a newer one arrives is dropped,
+    so only the switch under way and the latest one are ever made.
+    """
+
+    def __init__(self, processor: FrameProcessor):
+        self.processor = processor
+        self.requested = 0  # switches asked for so far (the tests watch requests arrive)
+        self.made = 0  # ... and made (not dropped)
+        self._turn = asyncio.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stylecast-style")
+
+    async def switch(self, style: str | Path, droppable: bool = True) -> StyleInfo | None:
+        """Switch to `style`; its StyleInfo once frames use it, or None when a newer request made it moot
+        (only if droppable: an upload is always made, its page waits for the answer). UserError as set_style."""
+        self.requested += 1
+        ticket = self.requested
+        async with self._turn:
+            if droppable and ticket != self.requested:
+                return None
+            self.made += 1
+            return await asyncio.get_running_loop().run_in_executor(self._executor, self._switch, style)
+
+    def _switch(self, style: str | Path) -> StyleInfo:
+        self.processor.set_style(style)
+        return self.processor.stylizer.info  # this thread is the only one that switches: it is the new style
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

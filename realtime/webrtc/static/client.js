@@ -7,7 +7,9 @@ const token = params.get("token");
 const $ = (id) => document.getElementById(id);
 
 // Exposed for tests and debugging: the connection, the last server state, the live numbers.
-const app = (window.stylecast = { pc: null, channel: null, state: null, stats: { fps: 0, rtt: null }, captions: [] });
+const app = (window.stylecast = {
+  pc: null, channel: null, state: null, stats: { fps: 0, rtt: null }, captions: [], maxPictureBytes: 16e6,
+});
 
 function setStatus(text, kind) {
   const pill = $("status");
@@ -20,8 +22,8 @@ function showError(text) {
   if (box) { box.textContent = text; box.hidden = !text; }
 }
 
-function headers() {
-  const h = { "Content-Type": "application/json" };
+function headers(type = "application/json") {
+  const h = { "Content-Type": type };
   if (token) h["X-Stylecast-Token"] = token;
   return h;
 }
@@ -103,6 +105,17 @@ function renderStyles(styles) {
     button.addEventListener("click", () => send({ type: "style", name: style.name }));
     grid.append(button);
   }
+  // blends mix the pictures styles were made from: only styles with one are offered
+  const blendable = styles.filter((style) => style.blendable).map((style) => style.name);
+  for (const [id, fallback] of [["blend-a", 0], ["blend-b", 1]]) {
+    const select = $(id);
+    const kept = select.value;
+    select.replaceChildren(...blendable.map((name) => new Option(name, name)));
+    select.value = blendable.includes(kept) ? kept : blendable[Math.min(fallback, blendable.length - 1)] ?? "";
+    select.disabled = blendable.length < 2;
+  }
+  $("blend").disabled = blendable.length < 2;
+  if (app.state) applyState(app.state);
 }
 
 function applyState(state) {
@@ -116,6 +129,20 @@ function applyState(state) {
   if (document.activeElement !== strength) strength.value = Math.round(state.strength * 100);
   $("strength-value").textContent = `${Math.round(state.strength * 100)}%`;
   $("style-enabled").checked = state.style_enabled;
+  $("keep-colours").checked = state.keep_colours;
+  // the blend controls follow the last blend; after a plain pick they start from the style picked
+  const blend = $("blend");
+  const [a, b] = [$("blend-a"), $("blend-b")];
+  const known = (select, name) => [...select.options].some((option) => option.value === name);
+  if (state.blend) {
+    if (known(a, state.blend.a)) a.value = state.blend.a;
+    if (known(b, state.blend.b)) b.value = state.blend.b;
+  } else if (known(a, state.style)) {
+    a.value = state.style;
+    if (b.value === a.value && b.options.length > 1) b.value = [...b.options].find((o) => o.value !== a.value).value;
+  }
+  if (document.activeElement !== blend) blend.value = state.blend ? Math.round(state.blend.value * 100) : 0;
+  $("blend-value").textContent = `${blend.value}%`;
   const captions = $("captions-enabled");
   captions.checked = state.captions;
   captions.disabled = !state.captions_available;
@@ -142,7 +169,8 @@ function onMessage(event) {
     $("stat-rtt").textContent = app.stats.rtt.toFixed(0);
     $("stat-stylize").textContent = message.server.stylize_ms.toFixed(0);
     $("stat-dropped").textContent = message.server.dropped ?? "–";
-  } else if (message.type === "caption") showCaption(message);
+  } else if (message.type === "styles") renderStyles(message.styles);
+  else if (message.type === "caption") showCaption(message);
   else if (message.type === "error") showError(message.message);
 }
 
@@ -153,11 +181,85 @@ function wireControls() {
     send({ type: "strength", value: Number(strength.value) / 100 });
   });
   $("style-enabled").addEventListener("change", (e) => send({ type: "style_enabled", value: e.target.checked }));
+  $("keep-colours").addEventListener("change", (e) => send({ type: "keep_colours", value: e.target.checked }));
+  wireBlend();
+  wirePicture();
   $("captions-enabled").addEventListener("change", (e) => {
     send({ type: "captions", value: e.target.checked });
     if (!e.target.checked) $("captions").replaceChildren();
   });
   if (token) $("viewer-link").href = `/viewer?token=${encodeURIComponent(token)}`;
+}
+
+// The blend slider sends at most one message every 150 ms while dragged, and the final value on release;
+// the server drops a switch a newer one has overtaken, so only the latest position is ever made.
+function wireBlend() {
+  const blend = $("blend");
+  let timer = null;
+  const sendBlend = () => {
+    clearTimeout(timer);
+    timer = null;
+    send({ type: "blend", a: $("blend-a").value, b: $("blend-b").value, value: Number(blend.value) / 100 });
+  };
+  blend.addEventListener("input", () => {
+    $("blend-value").textContent = `${blend.value}%`;
+    if (timer === null) timer = setTimeout(sendBlend, 150);
+  });
+  blend.addEventListener("change", sendBlend);
+  $("blend-a").addEventListener("change", sendBlend);
+  $("blend-b").addEventListener("change", sendBlend);
+}
+
+function styleMessage(text, kind) {
+  const box = $("style-message");
+  box.textContent = text;
+  box.className = "notice" + (kind ? " " + kind : "");
+  box.hidden = !text;
+}
+
+// Your own picture as the style: the file picker, or a picture dropped anywhere on the page.
+async function uploadPicture(file) {
+  if (!file) return;
+  if (!file.type.startsWith("image/")) { styleMessage(`${file.name} is not a picture`, "error"); return; }
+  if (file.size > app.maxPictureBytes) {
+    styleMessage(`${file.name} is larger than ${app.maxPictureBytes / 1e6} MB: use a smaller picture`, "error");
+    return;
+  }
+  styleMessage(`Making a style of ${file.name}…`);
+  try {
+    const response = await fetch("/style-image", { method: "POST", headers: headers(file.type), body: file });
+    if (!response.ok) throw new Error((await response.text()).trim() || `the server said ${response.status}`);
+    const answer = await response.json();
+    renderStyles(answer.styles);
+    styleMessage(`Style ${answer.style}: made from ${file.name}`, "done");
+  } catch (error) {
+    styleMessage(error.message, "error"); // the stream keeps the style it had
+  }
+}
+
+function wirePicture() {
+  const input = $("style-file");
+  input.addEventListener("change", () => { uploadPicture(input.files[0]); input.value = ""; });
+  const carriesFiles = (event) => event.dataTransfer && [...event.dataTransfer.types].includes("Files");
+  let depth = 0; // dragenter/dragleave fire for every element crossed
+  addEventListener("dragenter", (event) => {
+    if (!carriesFiles(event)) return;
+    depth += 1;
+    document.body.classList.add("dragging");
+  });
+  addEventListener("dragleave", (event) => {
+    if (carriesFiles(event) && --depth <= 0) { depth = 0; document.body.classList.remove("dragging"); }
+  });
+  addEventListener("dragover", (event) => {
+    if (carriesFiles(event)) { event.preventDefault(); event.dataTransfer.dropEffect = "copy"; }
+  });
+  addEventListener("drop", (event) => {
+    if (!carriesFiles(event)) return;
+    event.preventDefault(); // not: open the picture in place of the page
+    depth = 0;
+    document.body.classList.remove("dragging");
+    uploadPicture(event.dataTransfer.files[0]);
+  });
 }
 
 // Camera size changes apply to the sending track in place: no renegotiation, the server follows.
@@ -179,6 +281,7 @@ async function loadStyles() {
   const response = await fetch("/styles", { headers: headers() });
   if (!response.ok) throw new Error(`cannot list styles (${response.status})`);
   const data = await response.json();
+  app.maxPictureBytes = data.max_picture_bytes;
   renderStyles(data.styles);
   applyState(data.state);
 }
