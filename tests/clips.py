@@ -20,11 +20,14 @@ def pattern(index: int, width: int, height: int) -> np.ndarray:
 
 def make_clip(path: Path, frames: int = 18, fps: int = 12, size: tuple[int, int] = (160, 96),
               audio: bool = True, sample_rate: int = 16000, codec: str = "libx264", audio_codec: str = "aac",
-              rotation: int = 0) -> Path:
+              rotation: int = 0, last_frame_at: float | None = None, audio_seconds: float | None = None) -> Path:
     """Write a clip: `frames` frames of the moving pattern, plus (if audio) a 440 Hz tone as long as the video.
 
     The container follows the suffix (.mp4, .ts, .avi, ...); rotation: a display-matrix tag in degrees
-    counter-clockwise, as phones write for portrait video (the pixels stay as they are)."""
+    counter-clockwise, as phones write for portrait video (the pixels stay as they are).
+    last_frame_at: one more frame at this many seconds (the tone still ends after `frames`): played at
+    its own speed (--realtime) such a clip cannot end before then, so a test can stop it whenever it
+    likes. audio_seconds: the tone's length, if not that of the `frames` frames."""
     path = Path(path)
     width, height = size
     with av.open(str(path), "w") as out:
@@ -35,13 +38,15 @@ def make_clip(path: Path, frames: int = 18, fps: int = 12, size: tuple[int, int]
         if audio:
             tone = out.add_stream(audio_codec, rate=sample_rate)
             tone.layout = "mono"
-        for i in range(frames):
+        ticks = list(range(frames)) + ([round(last_frame_at * fps)] if last_frame_at is not None else [])
+        for i in ticks:
             frame = av.VideoFrame.from_ndarray(pattern(i, width, height), format="rgb24")
             frame.pts = i
             out.mux(video.encode(frame))
         out.mux(video.encode(None))
         if audio:
-            t = np.arange(int(sample_rate * frames / fps)) / sample_rate
+            seconds = audio_seconds if audio_seconds is not None else frames / fps
+            t = np.arange(int(sample_rate * seconds)) / sample_rate
             samples = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
             for start in range(0, len(samples), 1024):
                 chunk = av.AudioFrame.from_ndarray(samples[None, start:start + 1024], format="fltp", layout="mono")

@@ -170,6 +170,11 @@ def test_reading_time_follows_language_speed() -> None:
 
 
 # --- the service ---------------------------------------------------------------------------------
+# Live, the worker looks at whichever frame is newest when it is free. The tests below choose which frames
+# it sees (service.wait_seen), so what they check never depends on how busy the machine is.
+
+PATIENCE_S = 240.0  # waits on the service's events end after this only if something hangs
+
 
 class GatedNarrator:
     """Narrates 'line at PTS', but only when the test lets it (to prove offer() does not wait)."""
@@ -184,7 +189,7 @@ class GatedNarrator:
 
     def describe(self, observation: Observation) -> str:
         self.entered.set()
-        self.release.wait(10)
+        self.release.wait(PATIENCE_S)
         self.seen.append(observation)
         return f"line at {observation.pts:.2f}"
 
@@ -204,10 +209,17 @@ def render_in_step(service: CaptionService, pictures: list[np.ndarray], fps: flo
         service.close()
 
 
-def feed(service: CaptionService, frames: list[Frame], gap_s: float = 0.004) -> None:
+def feed(service: CaptionService, frames: list[Frame], style: str = "tiny") -> None:
+    """Offer `frames` to a live service, each once the worker has looked at the one before: a worker that
+    keeps up with the video, so which frames it sees does not depend on the machine's speed."""
     for f in frames:
-        service.offer(f, "tiny")
-        time.sleep(gap_s)
+        service.offer(f, style)
+        assert service.wait_seen(f.pts, PATIENCE_S), f"the worker never looked at the frame at {f.pts}"
+
+
+def at_fps(pictures: list[np.ndarray], fps: float = 30.0) -> list[Frame]:
+    """Frames of a live source at `fps`, pts from 0 (the video's clock, not the wall clock)."""
+    return [Frame(picture, i / fps, time.monotonic(), i) for i, picture in enumerate(pictures)]
 
 
 def test_offer_never_waits_for_a_busy_narrator() -> None:
@@ -215,22 +227,19 @@ def test_offer_never_waits_for_a_busy_narrator() -> None:
     service = CaptionService(narrator, every_s=0.5, look_every_s=0.0)
     try:
         service.offer(frame(0.0), "tiny")
-        assert narrator.entered.wait(5)  # the worker is now stuck inside describe()
-        started = time.perf_counter()
+        assert narrator.entered.wait(PATIENCE_S)  # the worker is now stuck inside describe()
         for i in range(1, 2001):
             service.offer(frame(i / 10), "tiny")
-        offering = time.perf_counter() - started
-        assert not narrator.release.is_set() and not service.captions  # all offers done while it was stuck
+        # every offer returned while describe() was still stuck (it only lets go once the test says so)
+        assert not narrator.seen and not service.captions
         narrator.release.set()
-        deadline = time.monotonic() + 5
-        while len(service.captions) < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        assert service.wait_seen(200.0, PATIENCE_S)  # the frame at 0 s is narrated, then the newest
         # the second line describes the newest frame, not a backlog
         assert service.captions[1].start == pytest.approx(200.0)
         # live, the late first line (about the frame at 0 s) starts when it is ready, so it is still shown
         late = next(c for c in service.captions if c.text == "line at 0.00")
         assert late.start == pytest.approx(200.0) and service.active(200.05) is not None
-        assert offering < 1.0  # 2000 offers: a reference swap each
+        assert len(narrator.seen) == 2, "the 1999 frames offered in between are not looked at"
     finally:
         service.close()
 
@@ -243,14 +252,13 @@ def test_captions_follow_video_time_and_scene_changes() -> None:
     try:
         feed(service, [frame(i / 20) for i in range(0, 60)])  # 0 .. 2.95 s, same picture
         feed(service, [frame(3 + i / 20, value=250) for i in range(0, 20)])  # a cut at 3.0 s
-        time.sleep(0.2)
     finally:
         service.close()
     starts = [c.start for c in service.captions]
     before_cut = [s for s in starts if s < 3.0]
     assert starts[0] == 0.0
     assert all(b - a >= 1.0 - 1e-9 for a, b in zip(before_cut, before_cut[1:]))
-    assert len(before_cut) in (2, 3)  # every ~1 s of video, not of wall time
+    assert len(before_cut) == 3  # every 1 s of video (0, 1, 2 s), not of wall time (a fraction of a second)
     cut = [o for o in narrator.seen if o.pts >= 3.0]
     assert cut and cut[0].scene_changed and cut[0].pts < 3.0 + 0.5
     last_before = max((c for c in service.captions if c.start < 3.0), key=lambda c: c.start)
@@ -322,16 +330,15 @@ def test_each_photo_of_a_folder_gets_its_own_line(lang: str) -> None:
 
 
 def test_live_cut_gets_a_fresh_line_within_a_second() -> None:
-    """Live: a cut is narrated (and the old line ended) within 1 s of video, with the real detectors."""
-    measure(astronaut())  # load the models first: the first line must not wait for them
-    service = CaptionService(OfflineNarrator("en", seed=6), every_s=4.0)
+    """Live: a cut is narrated (and the old line ended) within 1 s of video, with the real detectors.
+
+    (The worker looks at every frame here; how soon a slow machine's narration lands is bench/'s matter.)"""
+    service = CaptionService(OfflineNarrator("en", seed=6), every_s=4.0, look_every_s=0.0)  # (feed() paces the looks)
     scenes = [cv2.resize(skimage.data.chelsea()[:169], (320, 180)), cv2.resize(astronaut()[:288], (320, 180))]  # 16:9 crops
-    start, offered = time.monotonic(), []
+    frames = at_fps([scenes[i >= 45] for i in range(90)])  # 3 s at 30 fps, the cut at 1.5 s
+    offered = [f.pts for f in frames]
     try:
-        while (now := time.monotonic() - start) < 3.0:
-            service.offer(Frame(scenes[now >= 1.5], now, time.monotonic(), 0), "mosaic")
-            offered.append(now)
-            time.sleep(1 / 30)
+        feed(service, frames, style="mosaic")
     finally:
         service.close()
     after = [c for c in service.captions if c.start >= 1.5]
@@ -418,26 +425,36 @@ def test_lights_dimming_is_not_a_new_scene() -> None:
     assert [o.scene_changed for o in narrator.seen] == [False], [(o.pts, o.scene_changed) for o in narrator.seen]
 
 
-def test_live_flash_leaves_the_line_as_it_was() -> None:
+@pytest.mark.parametrize("worker", ["sees the flash", "busy during the flash"])
+def test_live_flash_leaves_the_line_as_it_was(worker: str) -> None:
     """A one-frame jump (a flash, someone crossing the lens) hides the line at once, like a cut would; 0.2 s
-    later the same picture is back, so the line comes back with its own end: no "new scene!", no new line."""
-    narrator = GatedNarrator()
-    service = CaptionService(narrator, every_s=30.0)
+    later the same picture is back, so the line comes back with its own end: no "new scene!", no new line.
+    The worker may see the flash frame itself, or (busy, or between looks) only hear of it from offer()."""
+    busy = worker == "busy during the flash"
+    narrator = GatedNarrator(gated=busy)  # busy: stuck narrating the first line until after the flash
+    service = CaptionService(narrator, every_s=30.0, look_every_s=0.0)  # (feed() paces the looks)
     coffee = skimage.data.coffee()[::4, ::4]
-    start, flash, hidden = time.monotonic(), None, None
+    flash = 30  # the frame at 1.0 s is white
+    frames = at_fps([np.full_like(coffee, 255) if i == flash else coffee for i in range(76)])  # 2.5 s at 30 fps
     try:
-        while (now := time.monotonic() - start) < 2.5:
-            white = flash is None and now >= 1.0
-            flash = now if white else flash
-            service.offer(Frame(np.full_like(coffee, 255) if white else coffee, now, time.monotonic(), 0), "tiny")
-            if white:
-                hidden = service.active(now)  # right after the flash frame was offered
-            time.sleep(1 / 30)
+        if busy:
+            service.offer(frames[0], "tiny")
+            assert narrator.entered.wait(PATIENCE_S)
+            for f in frames[1:flash + 3]:  # the flash and the picture back, while the worker cannot look
+                service.offer(f, "tiny")
+            narrator.release.set()
+            feed(service, frames[flash + 3:])
+        else:
+            feed(service, frames[:flash])
+            service.offer(frames[flash], "tiny")
+            hidden = service.active(frames[flash].pts)  # right after the flash frame was offered
+            assert hidden is None, hidden
+            feed(service, frames[flash:])
     finally:
         service.close()
-    assert hidden is None, hidden
-    assert len(service.captions) == 1 and service.captions[0].end > 2.5, (flash, service.captions)
+    assert len(service.captions) == 1 and service.captions[0].end > 2.5, service.captions
     assert not any(o.scene_changed for o in narrator.seen), narrator.seen
+    assert all(o.image.min() < 255 for o in narrator.seen)  # no line describes the flash
 
 
 @pytest.mark.parametrize("lang", LANGS)

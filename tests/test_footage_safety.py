@@ -13,13 +13,14 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
 from clips import blank_media_data, decode, make_clip, pattern
+from processes import Running, wait_gone
 from test_run import REPO, error_lines, stylecast
 
 REAL_CLIP = Path(os.environ.get("STYLECAST_REAL_CLIP",  # real footage the tests did not make
@@ -258,43 +259,45 @@ def children_of(pid: int) -> set[int]:
     return found
 
 
-def alive(pids: set[int]) -> set[int]:
-    """The pids that still run (zombies count as gone)."""
-    running = set()
-    for pid in pids:
-        try:
-            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
-                running.add(pid)
-        except OSError:
-            pass
-    return running
+def playable_frames(path: Path) -> int:
+    """How many video frames of a recording that is still being written decode now (its last, unfinished
+    fragment and a file not there yet count nothing)."""
+    count = 0
+    try:
+        with av.open(str(path)) as container:
+            for _ in container.decode(video=0):
+                count += 1
+    except (av.FFmpegError, OSError):
+        pass
+    return count
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL])
 def test_stopping_run_leaves_a_playable_file_and_no_helper_process(tmp_path, tiny_style, stop):
-    source = make_clip(tmp_path / "long.mp4", frames=100, size=(64, 48), fps=10)
+    """The signal comes while the paced run is writing (its clip's last frame is an hour in, so it cannot
+    end first): after the program reported frames written, and for kill -9 once the .partial file plays."""
+    source = make_clip(tmp_path / "long.mp4", frames=200, size=(64, 48), fps=10, last_frame_at=3600)
     output = tmp_path / "cut.mp4"
-    process = subprocess.Popen([sys.executable, str(REPO / "stream.py"), "run", "--source", str(source),
-                                "--output", str(output), "--style", str(tiny_style), "--realtime"],
-                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     partial = tmp_path / "cut.partial.mp4"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (partial.exists() and partial.stat().st_size > 5_000):
-        time.sleep(0.1)
-    helpers = children_of(process.pid)
-    assert helpers, "the captioner's helper process should be running"
-    process.send_signal(stop)
-    process.communicate(timeout=60)
-    deadline = time.monotonic() + 10
-    while alive(helpers) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not alive(helpers), "helper processes outlived the run"
+    run = Running("run", "--source", str(source), "--output", str(output), "--style", str(tiny_style),
+                  "--realtime", "--progress", "lines")
+    try:
+        reported = run.frames_written(at_least=3)
+        helpers = children_of(run.pid)  # the captioner's helper starts before the first frame
+        assert helpers, "the captioner's helper process should be running"
+        while stop == signal.SIGKILL and playable_frames(partial) < 3:  # on disk, for kill -9 to leave
+            reported = run.frames_written(at_least=reported + 1)  # look again at the next progress line
+        run.process.send_signal(stop)
+        code, _, err = run.finish()
+    finally:
+        run.kill()
+    assert not wait_gone(helpers), "helper processes outlived the run"
     if stop == signal.SIGTERM:
-        assert process.returncode == 143
-        assert 3 <= len(decode(output).frames) < 100 and not partial.exists()
+        assert code == 143, err
+        assert len(decode(output).frames) >= reported and not partial.exists()
     else:
-        assert 3 <= len(decode(partial).frames) < 100  # kill -9: the .partial file plays up to there
+        assert len(decode(partial).frames) >= 3  # kill -9: the .partial file plays up to there
 
 
 # --- 7. bad input is a one-line error, never a crash or an escape --------------------------------

@@ -5,19 +5,19 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from clips import decode, make_clip
+from processes import Running
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def stylecast(*args: str, **popen) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(REPO / "stream.py"), "run", *args], capture_output=True, text=True,
-                          timeout=120, cwd=REPO, **popen)
+                          timeout=240, cwd=REPO, **popen)  # (a safety net: minutes on a busy machine)
 
 
 def error_lines(result: subprocess.CompletedProcess) -> list[str]:
@@ -41,27 +41,30 @@ def test_styling_a_file_keeps_frames_duration_and_audio(tmp_path, tiny_style):
 
 
 def test_interrupted_recording_still_plays(tmp_path, tiny_style):
-    """SIGINT halfway through a paced (--realtime) run: exit 130, and a playable file up to that point."""
-    source = make_clip(tmp_path / "long.mp4", frames=100, fps=10)
+    """SIGINT in the middle of a paced (--realtime) run: exit 130, and a playable file up to that point.
+
+    The clip's last frame comes an hour in, so the paced run cannot end before the signal however slow
+    the machine; the signal goes once the program reports 5 frames written (--progress lines)."""
+    source = make_clip(tmp_path / "long.mp4", frames=200, fps=10, size=(64, 48), last_frame_at=3600,
+                       audio_seconds=30)  # the tone outlasts every frame a cut can keep: it must be cut too
     output = tmp_path / "cut.mp4"
-    process = subprocess.Popen([sys.executable, str(REPO / "stream.py"), "run", "--source", str(source),
-                                "--output", str(output), "--style", str(tiny_style), "--realtime"],
-                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    partial = tmp_path / "cut.partial.mp4"  # the recording's name until it is complete
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (partial.exists() and partial.stat().st_size > 20_000):
-        time.sleep(0.1)  # > 20 kB: at least one one-second fragment is on disk
-    time.sleep(0.5)
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=60)
-    assert process.returncode == 130, err
+    run = Running("run", "--source", str(source), "--output", str(output), "--style", str(tiny_style),
+                  "--realtime", "--progress", "lines")
+    try:
+        reported = run.frames_written(at_least=5)
+        run.process.send_signal(signal.SIGINT)
+        code, out, err = run.finish()
+    finally:
+        run.kill()
+    assert code == 130, err
 
     cut = decode(output)
-    assert not partial.exists(), "the stopped recording is renamed to its final name"
-    assert 5 <= len(cut.frames) < 100, f"{len(cut.frames)} frames survived"
+    assert not (tmp_path / "cut.partial.mp4").exists(), "the stopped recording is renamed to its final name"
+    assert len(cut.frames) >= reported, f"{reported} frames were written before the signal, {len(cut.frames)} kept"
     assert f"{len(cut.frames)} frames written" in out
+    assert cut.pts[-1] < 20, "the frame an hour in was never reached"
     # --realtime may drop a late frame, so compare the audio with the video's time span, not its frame count
-    assert cut.audio_seconds is not None and cut.audio_seconds <= cut.pts[-1] + 0.1 + 0.2
+    assert cut.audio_seconds is not None and cut.pts[-1] <= cut.audio_seconds <= cut.pts[-1] + 0.1 + 0.2
 
 
 def test_demo_source_runs_headless_and_writes_a_file(tmp_path, tiny_style):

@@ -129,7 +129,7 @@ class CaptionService:
         self._latest: tuple[Frame, str] | None = None
         self._newest_pts = -math.inf  # live: the video's "now", where a freshly narrated line starts
         self._queue: collections.deque[tuple[Frame, str]] = collections.deque()  # in_step only
-        self._considered = -math.inf  # in_step: pts up to which every frame has been considered
+        self._considered = -math.inf  # pts of the frame the worker last looked at (in step: and every one before)
         self._subscribers: list[Callable[[Caption], None]] = []
         self._lock = threading.Lock()
         self._progress = threading.Condition(self._lock)
@@ -198,6 +198,16 @@ class CaptionService:
             caption = self.captions[i - 1]
         return caption if pts < caption.end else None
 
+    def wait_seen(self, pts: float, timeout: float | None = None) -> bool:
+        """Wait until the worker has looked at a frame at or after video time `pts` (in step: at every frame up
+        to it), narration included; False if `timeout` seconds pass first or the service is closed.
+
+        Live, the worker looks at whichever frame is newest when it is free, so this is how a caller that
+        replays frames (a benchmark or test of the live mode) has a chosen frame looked at, on any machine."""
+        with self._progress:
+            self._progress.wait_for(lambda: self._considered >= pts or self._stop.is_set(), timeout)
+            return self._considered >= pts
+
     def subscribe(self, callback: Callable[[Caption], None]) -> None:
         with self._lock:
             self._subscribers.append(callback)
@@ -234,11 +244,10 @@ class CaptionService:
                 self._consider(*item)
             except Exception:  # an odd frame must not stop the captions (or, in step, the video)
                 log.warning("captioner could not look at the frame at %.2fs", item[0].pts, exc_info=True)
-            if self.in_step:
-                with self._progress:
-                    self._considered = item[0].pts
-                    self._progress.notify_all()
-            elif self.look_every_s:
+            with self._progress:
+                self._considered = item[0].pts
+                self._progress.notify_all()
+            if not self.in_step and self.look_every_s:
                 self._stop.wait(self.look_every_s)
 
     def _consider(self, frame: Frame, style_name: str) -> None:
