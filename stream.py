@@ -223,16 +223,16 @@ def add_train_base_parser(sub: argparse._SubParsersAction) -> None:
                 "style pictures (hours on a CPU: run it in the background; --resume continues).", f"""
         bash scripts/style_library.sh                                # style pictures into data/styles/
         bash scripts/training_photos.sh                              # content photos into data/photos/
-        {PROG} train-base --styles data/styles/train --content data/photos --steps 20000
+        {PROG} train-base --styles data/styles/train --content data/photos --steps 10000
         {PROG} train-base --resume                                   # after Ctrl-C, kill or a crash
     """)
     p.add_argument("--styles", default="data/styles/train", metavar="DIR", help="style pictures (default data/styles/train)")
     p.add_argument("--content", metavar="DIR", help="content photos/videos (default: scikit-image's photos)")
     p.add_argument("--name", default="arbitrary", help="file name of the network (default arbitrary)")
-    p.add_argument("--steps", type=int, help="training steps (default 20000; with --resume: the run's own)")
+    p.add_argument("--steps", type=int, help="training steps (default 10000; with --resume: the run's own)")
     p.add_argument("--size", type=int, default=128, help="crop size in px (default 128)")
-    p.add_argument("--batch", type=int, default=4, help="crops per step, shared by --styles-per-step styles (default 4)")
-    p.add_argument("--styles-per-step", type=int, default=2, help="styles per step (default 2)")
+    p.add_argument("--batch", type=int, default=8, help="crops per step, shared by --styles-per-step styles (default 8)")
+    p.add_argument("--styles-per-step", type=int, default=4, help="styles per step (default 4)")
     p.add_argument("--init", default="mosaic", metavar="STYLE", help="shipped style the shared weights start from")
     p.add_argument("--threads", type=int, default=0, metavar="N", help="CPU threads (default: the cores idle now)")
     p.add_argument("--save-every", type=int, default=200, metavar="N", help="write resume state every N steps")
@@ -248,7 +248,7 @@ def cmd_train_base(args: argparse.Namespace) -> int:
     check_file_name(args.name, "--name")
     from training.conditional_train import ConditionalConfig, train_conditional
 
-    steps = args.steps if args.steps is not None else (0 if args.resume else 20000)
+    steps = args.steps if args.steps is not None else (0 if args.resume else 10000)
     if (steps < 1 and not args.resume) or args.size < 16 or args.batch < 1 or args.styles_per_step < 1:
         raise UserError("--steps, --batch and --styles-per-step must be >= 1 and --size >= 16")
     config = ConditionalConfig(style=args.styles, content=args.content, name=args.name, steps=steps, size=args.size,
