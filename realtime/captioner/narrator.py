@@ -221,14 +221,27 @@ class OfflineNarrator:
 @functools.lru_cache(maxsize=2)
 def detector_process(idle_priority: bool = True) -> ProcessPoolExecutor:
     """One low-priority child process for the detectors, shared by every narrator of this program,
-    started (and warmed up: imports, cascades loaded) before the first frame so it costs the loop nothing."""
-    pool = ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=_be_nice, initargs=(idle_priority,))
+    started (and warmed up: imports, cascades loaded) before the first frame so it costs the loop nothing.
+
+    The warm-up runs at a low nice level, and only then does the process drop to idle-only CPU time: an
+    idle-priority process gets no CPU at all while every core is busy, and the run (which waits for the
+    warm-up) would never start on a saturated machine. After it, narration lines wait for idle time instead."""
+    pool = ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=_be_nice)
     pool.submit(measure, np.zeros((36, 64, 3), np.uint8) + 128).result()
+    if idle_priority:
+        pool.submit(_go_idle).result()
     return pool
 
 
-def _be_nice(idle_priority: bool) -> None:
-    """Child-process initializer: idle CPU time only, one OpenCV thread (common.threads decides)."""
+def _be_nice() -> None:
+    """Child-process initializer: a low nice level, one OpenCV thread (common.threads decides)."""
     from common.threads import make_background_process
 
-    make_background_process(idle_priority)
+    make_background_process(idle_priority=False)
+
+
+def _go_idle() -> None:
+    """After the warm-up: idle CPU time only (see common.threads.make_background_process)."""
+    from common.threads import make_background_process
+
+    make_background_process(idle_priority=True)
