@@ -10,6 +10,13 @@ class UserError(Exception):
     """A problem with the user's input, files or machine, with a message that says how to fix it."""
 
 
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception's message as one short line (some libraries write several, some none)."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def describe_os_error(exc: OSError) -> str:
     """One line for an OSError that reached the top: the program's own words for a full disk,
     else the system's reason and the file it concerns."""

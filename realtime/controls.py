@@ -5,6 +5,7 @@ Every action takes effect between two frames; the stream never stops.
 """
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,11 +40,60 @@ def hotkey_help() -> str:
     return "  ".join(f"[{keys}] {action}" for keys, action in HOTKEYS)
 
 
-class LiveControls:
-    """Maps keys to processor changes; `styles` is the cycle for next/previous (names or paths)."""
+class BackgroundSwitch:
+    """Style switches on a thread of their own, the newest request first: preparing a picture or a blend (its
+    code, an ONNX export, a TensorRT engine) takes from a second to minutes, and the preview and recording run
+    on the thread that reads the keys. A request still waiting when a newer one comes is dropped."""
 
-    def __init__(self, processor: FrameProcessor, styles: list[str], screenshot_dir: Path = Path(".")):
+    def __init__(self, processor: FrameProcessor):
         self.processor = processor
+        self._wanted: tuple[str, str] | None = None  # (style, how to report it)
+        self._messages: list[str] = []
+        self._changed = threading.Condition()
+        threading.Thread(target=self._run, name="stylecast-hotkey-style", daemon=True).start()
+
+    def request(self, style: str, label: str) -> None:
+        with self._changed:
+            self._wanted = (style, label)
+            self._changed.notify()
+
+    def take_message(self, wait_s: float = 0.0) -> str | None:
+        """The outcome of a finished switch, once ('style: NAME' or 'cannot load ...'); waits up to wait_s for one."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._messages, timeout=wait_s)
+            return self._messages.pop(0) if self._messages else None
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                while self._wanted is None:
+                    self._changed.wait()
+                (style, label), self._wanted = self._wanted, None
+            message = switch_message(self.processor, style, label)
+            with self._changed:
+                self._messages.append(message)
+                self._changed.notify_all()
+
+
+def switch_message(processor: FrameProcessor, style: str, label: str) -> str:
+    """Switch, and say how it went in the HUD's words; a broken checkpoint is reported, never fatal."""
+    try:
+        name = processor.set_style(style)
+    except UserError as exc:
+        return f"cannot load {label}: {exc}"
+    return f"style: {name}" if label.startswith("style ") else label
+
+
+class LiveControls:
+    """Maps keys to processor changes; `styles` is the cycle for next/previous (names or paths).
+
+    background: style switches run on their own thread (the preview window), and handle_key answers at once;
+    their outcome comes from `take_message()`. Without it they finish before handle_key returns (tests)."""
+
+    def __init__(self, processor: FrameProcessor, styles: list[str], screenshot_dir: Path = Path("."),
+                 background: bool = False):
+        self.processor = processor
+        self.switcher = BackgroundSwitch(processor) if background else None
         self.styles = list(styles) or [processor.style_name]
         self.position = 0
         self.blend = 0.0  # how far the look has moved from styles[position] towards the next style
@@ -89,10 +139,16 @@ class LiveControls:
         self.position = (self.position + step) % len(self.styles)
         self.blend = 0.0
         wanted = self.styles[self.position]
-        try:
-            return f"style: {self.processor.set_style(wanted)}"
-        except UserError as exc:
-            return f"cannot load style {wanted}: {exc}"
+        return self._switch(wanted, f"style {wanted}")
+
+    def _switch(self, style: str, label: str) -> str:
+        if self.switcher is None:
+            return switch_message(self.processor, style, label)
+        self.switcher.request(style, label)
+        return f"loading {label}..."
+
+    def take_message(self, wait_s: float = 0.0) -> str | None:
+        return self.switcher.take_message(wait_s) if self.switcher is not None else None
 
     def change_blend(self, delta: float) -> str:
         """Mix the current style with the next one in the cycle (codes mixed by the conditional network)."""
@@ -101,11 +157,7 @@ class LiveControls:
         self.blend = min(1.0, max(0.0, round(self.blend + delta, 2)))
         here, there = self.styles[self.position], self.styles[(self.position + 1) % len(self.styles)]
         wanted = here if self.blend == 0 else f"{here}:{1 - self.blend:g},{there}:{self.blend:g}"
-        try:
-            self.processor.set_style(wanted)
-        except UserError as exc:
-            return f"cannot blend {here} with {there}: {exc}"
-        return f"blend: {here} {100 - round(100 * self.blend)}% + {there} {round(100 * self.blend)}%"
+        return self._switch(wanted, f"blend: {here} {100 - round(100 * self.blend)}% + {there} {round(100 * self.blend)}%")
 
     def change_strength(self, delta: float) -> str:
         self.processor.set_strength(round(self.processor.strength + delta, 2))

@@ -65,10 +65,11 @@ class FrameProcessor:
         started = time.perf_counter()
         image = frame.image
         with self._lock:
-            if self.style_enabled and self.strength > 0.0:
+            styled = self.style_enabled and self.strength > 0.0
+            if styled:
                 image = self.stylizer(image, self.strength)
-                if self.keep_colours:
-                    image = keep_colours(frame.image, image)
+        if styled and self.keep_colours:  # after the lock: a style switch need not wait for it
+            image = keep_colours(frame.image, image)
         return replace(frame, image=image, timings=dict(frame.timings, stylize=time.perf_counter() - started))
 
     def overlay(self, frame: Frame) -> Frame:

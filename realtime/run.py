@@ -227,7 +227,8 @@ def make_sinks(args: argparse.Namespace, processor: FrameProcessor, source: Fram
     if preview:
         from realtime.controls import LiveControls
 
-        controls = LiveControls(processor, style_cycle(processor, str(args.style)), Path(args.screenshots))
+        controls = LiveControls(processor, style_cycle(processor, str(args.style)), Path(args.screenshots),
+                                background=True)
         sinks.append(PreviewSink(controls, status=status))
     return sinks
 

@@ -80,7 +80,7 @@ class PreviewSink(Sink):
         self.poll()
 
     def poll(self) -> None:
-        message = self.controls.handle_key(cv2.waitKeyEx(1), self._last_rgb)
+        message = self.controls.handle_key(cv2.waitKeyEx(1), self._last_rgb) or self.controls.take_message()
         if message:
             self._message, self._message_until = message, time.monotonic() + HUD_SECONDS
         window_closed = cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1

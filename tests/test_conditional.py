@@ -43,27 +43,31 @@ def picture(path: Path, seed: int, size: tuple[int, int] = (96, 80), mode: str =
     return path
 
 
+def tiny_config(folder: Path, **overrides):
+    """A few steps of train-base on three pictures, at 32 px with random-filter losses: seconds on a CPU."""
+    from training.conditional_train import ConditionalConfig
+
+    styles = folder / "styles"
+    styles.mkdir(parents=True, exist_ok=True)
+    for seed in range(3):
+        picture(styles / f"p{seed}.png", seed)
+    values = dict(style=str(styles), content=str(write_content_folder(folder / "content")), steps=6, size=32, batch=2,
+                  architecture=TINY_ARCHITECTURE, features="random", init=None, out=str(folder / "net"),
+                  work_dir=str(folder / "run"), save_every=3, progress=False, threads=1)
+    return ConditionalConfig(**{**values, **overrides})
+
+
 @pytest.fixture(scope="module")
 def conditional(tmp_path_factory) -> Path:
     """A conditional network trained for a few steps on three pictures; its MLP is made to matter."""
-    from training.conditional_train import ConditionalConfig, train_conditional
+    from training.conditional_train import train_conditional
 
-    folder = tmp_path_factory.mktemp("cond")
-    styles = folder / "styles"
-    styles.mkdir()
-    for seed in range(3):
-        picture(styles / f"p{seed}.png", seed)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        config = ConditionalConfig(style=str(styles), content=str(write_content_folder(folder / "content")),
-                                   steps=6, size=32, batch=2, architecture=TINY_ARCHITECTURE, features="random",
-                                   init=None, out=str(folder / "net"), work_dir=str(folder / "run"), save_every=3,
-                                   progress=False, threads=1)
-        path = train_conditional(config)
+        return train_conditional(tiny_config(tmp_path_factory.mktemp("cond")))
     finally:
         torch.set_num_threads(threads)
-    return path
 
 
 def test_a_fixed_style_is_a_plain_style_network_that_exports_like_a_shipped_one(tmp_path, conditional, monkeypatch):
@@ -213,3 +217,66 @@ def test_refine_starts_from_the_instant_style(tmp_path, conditional):
 def test_resolve_style_keeps_names_and_checkpoints_as_they_were(tiny_style):
     assert resolve_style("mosaic").name == "mosaic.safetensors"
     assert resolve_style(tiny_style) == tiny_style
+
+
+def test_a_checkpoint_path_with_commas_or_colons_is_still_a_checkpoint(tmp_path, tiny_style):
+    import shutil
+
+    folder = tmp_path / "My styles, 2024"
+    folder.mkdir()
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(tiny_style.with_suffix(suffix), folder / f"style:v2{suffix}")
+    assert resolve_style(str(folder / "style:v2.safetensors")) == folder / "style:v2.safetensors"
+    assert load_style(str(folder / "style:v2.json"))[1].name == "tiny"
+
+
+def test_a_changed_conditional_network_makes_a_new_style(tmp_path, conditional, monkeypatch):
+    monkeypatch.setenv("STYLECAST_CACHE", str(tmp_path / "cache"))
+    mine = str(picture(tmp_path / "mine.png", 9))
+    first = materialize(mine, conditional)
+    assert materialize(mine, conditional) == first  # the same picture again: the cached entry
+    model = load_conditional(conditional)
+    with torch.no_grad():
+        model.mlp[-1].bias.add_(0.05)
+    changed = save_conditional(model, tmp_path / "changed" / "net.safetensors", name="net")
+    second = materialize(mine, changed)
+    assert second != first
+    a, b = load_style(first)[0], load_style(second)[0]
+    assert any(not torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+def test_a_resumed_train_base_writes_where_it_was_started_to(tmp_path, monkeypatch):
+    from training import conditional_train
+    from training.conditional_train import ConditionalConfig, train_conditional
+
+    config = tiny_config(tmp_path, out=str(tmp_path / "elsewhere"))
+    original = conditional_train.ConditionalTrainer.step
+
+    def interrupt_at_4(self, batch):
+        if self.step_index == 4:
+            raise KeyboardInterrupt
+        return original(self, batch)
+
+    monkeypatch.setattr(conditional_train.ConditionalTrainer, "step", interrupt_at_4)
+    with pytest.raises(KeyboardInterrupt):
+        train_conditional(config)
+    monkeypatch.setattr(conditional_train.ConditionalTrainer, "step", original)
+    resumed = ConditionalConfig(style=config.style, work_dir=config.work_dir, steps=0, progress=False, threads=1,
+                                out=str(tmp_path / "not-here"))  # --resume without --out: the run's own out wins
+    path = train_conditional(resumed, resume=True)
+    assert path == tmp_path / "elsewhere" / "arbitrary.safetensors" and path.is_file()
+    assert not (tmp_path / "not-here").exists()
+    assert load_conditional(path).architecture == load_conditional(path).network.architecture
+
+
+def test_a_damaged_train_base_state_is_one_line(tmp_path):
+    from training.conditional_train import train_conditional
+
+    config = tiny_config(tmp_path, steps=3)
+    train_conditional(config)
+    state_path = Path(config.work_dir) / "state.pt"
+    state = torch.load(state_path, weights_only=True)
+    state["step"] = "x"
+    torch.save(state, state_path)
+    with pytest.raises(UserError, match="resume state is damaged"):
+        train_conditional(config, resume=True)

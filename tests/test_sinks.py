@@ -221,3 +221,26 @@ def test_a_broken_style_is_reported_not_fatal(tmp_path, tiny_style):
     controls = LiveControls(processor, [str(tiny_style), str(tmp_path / "missing.safetensors")])
     assert controls.handle_key(ord("n")).startswith("cannot load style")
     assert processor.style_name == "tiny"
+
+
+def test_preview_hotkeys_switch_on_their_own_thread_while_frames_flow(tiny_style, second_style):
+    """A slow switch (a picture's code, an export) never holds up the thread that shows frames and reads keys."""
+    import threading
+
+    processor = FrameProcessor(create_stylizer(tiny_style))
+    release = threading.Event()
+    prepare = processor.stylizer.prepare
+
+    def slow_prepare(style):
+        release.wait()
+        return prepare(style)
+
+    processor.stylizer.prepare = slow_prepare
+    controls = LiveControls(processor, [str(tiny_style), str(second_style)], background=True)
+    frame = frames_at([0.0], size=(64, 48))[0]
+    assert controls.handle_key(ord("n")).startswith("loading style")
+    for _ in range(3):  # frames keep coming in the old style while the new one is prepared
+        processor.process(frame)
+    assert processor.style_name == "tiny" and controls.take_message() is None
+    release.set()
+    assert controls.take_message(wait_s=240) == "style: other" and processor.style_name == "other"

@@ -19,8 +19,9 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from common.errors import UserError
+from common.errors import UserError, first_line
 from styles import DEFAULT_STYLE, STYLES_DIR  # noqa: F401  (DEFAULT_STYLE re-exported)
+from export.cache import write_atomically
 from training.model import StyleNetwork
 
 FORMAT = "stylecast-style/1"
@@ -30,13 +31,6 @@ MAX_META_BYTES = 1 << 20  # a style's JSON is ~1 KB; a bigger one is not a style
 def _shown(value: Any, limit: int = 60) -> str:
     """`value` for an error message: repr, cut short (a damaged file can hold megabytes in one field)."""
     text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _first_line(exc: BaseException, limit: int = 200) -> str:
-    """An exception's message as one short line (some libraries write several)."""
-    lines = str(exc).strip().splitlines()
-    text = lines[0] if lines else type(exc).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -120,7 +114,7 @@ def read_style_info(weights_path: Path) -> StyleInfo:
     except OSError as exc:
         raise UserError(f"{meta_path}: cannot be read ({exc.strerror or exc})") from None
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, a number of over 4300 digits
-        raise UserError(f"{meta_path}: not valid JSON ({_first_line(exc)})") from None
+        raise UserError(f"{meta_path}: not valid JSON ({first_line(exc)})") from None
     except RecursionError:
         raise UserError(f"{meta_path}: not valid JSON (nested too deeply)") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
@@ -185,7 +179,7 @@ def _weights_header(info: StyleInfo) -> dict[str, tuple[int, ...]]:
         with safe_open(str(info.weights_path), framework="pt") as weights:
             return {key: tuple(weights.get_slice(key).get_shape()) for key in weights.keys()}
     except (SafetensorError, OSError, ValueError) as exc:
-        raise UserError(f"{info.weights_path}: corrupt or not a safetensors file ({_first_line(exc)})") from None
+        raise UserError(f"{info.weights_path}: corrupt or not a safetensors file ({first_line(exc)})") from None
 
 
 def _mismatch(expected: dict[str, tuple[int, ...]], found: dict[str, tuple[int, ...]]) -> str:
@@ -221,7 +215,7 @@ def load_style(name_or_path: str | Path, device: str | torch.device = "cpu") -> 
     try:
         state = load_file(str(info.weights_path))
     except (SafetensorError, OSError, ValueError) as exc:
-        raise UserError(f"{info.weights_path}: corrupt or not a safetensors file ({_first_line(exc)})") from None
+        raise UserError(f"{info.weights_path}: corrupt or not a safetensors file ({first_line(exc)})") from None
     for key, tensor in state.items():
         if not tensor.is_floating_point():
             raise UserError(f"{mismatch} ({key} holds {str(tensor.dtype).removeprefix('torch.')}, "
@@ -232,7 +226,7 @@ def load_style(name_or_path: str | Path, device: str | torch.device = "cpu") -> 
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise UserError(f"{mismatch} ({_first_line(exc)})") from None
+        raise UserError(f"{mismatch} ({first_line(exc)})") from None
     return model.to(device).eval(), info
 
 
@@ -259,8 +253,9 @@ def save_style(
         "training": training or {},
         **extra,
     }
-    tmp = path.with_suffix(".safetensors.tmp")
-    save_file(state, str(tmp))
-    tmp.replace(path)  # atomic: a crash mid-write never leaves a half checkpoint
-    path.with_suffix(".json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    # each file through its own uniquely named temporary file, JSON first: a crash or a second process writing
+    # the same style never leaves half a checkpoint, and weights never appear without their JSON
+    text = json.dumps(meta, indent=2, ensure_ascii=False) + "\n"
+    write_atomically(path.with_suffix(".json"), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    write_atomically(path, lambda tmp: save_file(state, str(tmp)))
     return path

@@ -23,7 +23,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.func import functional_call
 
-from common.errors import UserError
+from common.errors import UserError, first_line
 from export.cache import write_atomically
 from styles import STYLES_DIR
 from training.model import LayerNorm2d, StyleNetwork
@@ -121,8 +121,8 @@ def load_conditional(path: Path | None = None) -> ConditionalStyleNetwork:
     path = Path(path or default_conditional())
     meta_path = path.with_suffix(".json")
     if not path.is_file() or not meta_path.is_file():
-        raise UserError(f"the conditional style network {path} (and its .json) is missing: reinstall stylecast "
-                        "or train one with `stylecast train-base`")
+        raise UserError(f"the conditional style network {path} (and its .json) is missing: reinstall stylecast, "
+                        "set STYLECAST_CONDITIONAL to one, or train one with `stylecast train-base`")
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if not isinstance(meta, dict) or meta.get("format") != CONDITIONAL_FORMAT:
@@ -131,6 +131,5 @@ def load_conditional(path: Path | None = None) -> ConditionalStyleNetwork:
                                         code_size=int(meta["code_size"]))
         model.load_state_dict(load_file(str(path)), strict=True)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError, SafetensorError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise UserError(f"{path}: not a usable conditional style network ({first})") from None
+        raise UserError(f"{path}: not a usable conditional style network ({first_line(exc)})") from None
     return model.eval()

@@ -17,15 +17,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from common.errors import UserError
+from common.errors import UserError, first_line
 from common.threads import decide_threads, set_torch_threads
 from training.checkpoint import load_style
 from training.conditional import CONDITIONAL_DIR, ConditionalStyleNetwork, save_conditional
 from training.data import load_images
 from training.features import build_feature_network
 from training.style_code import style_code
-from training.train import (Distributed, TrainConfig, _content_crops, _loop, _palette, _scale_short_side,
-                            _seed_everything, check_finite, open_run, style_grams, style_terms)
+from training.train import (STATE_FILE, Distributed, TrainConfig, _content_crops, _loop, _palette,
+                            _scale_short_side, _seed_everything, check_finite, open_run, state_problem, style_grams,
+                            style_terms)
 
 
 @dataclass
@@ -127,28 +128,29 @@ class ConditionalTrainer:
 
 
 def conditional_state_problem(state: dict[str, Any]) -> str | None:
-    """What is wrong with a conditional resume state (see train._state_problem for the per-style one)."""
+    """What is wrong with a conditional resume state (the same checks as a per-style one's, its own keys)."""
     if state.get("kind") != "conditional":
         return "it is not a conditional (train-base) run"
-    if not isinstance(state.get("generator"), dict) or not isinstance(state.get("g_optimizer"), dict):
-        return "its weights or optimiser state are missing"
-    if not isinstance(state.get("config"), dict) or not isinstance(state["config"].get("steps"), int):
-        return "its config has no step count"
-    return None
+    return state_problem(state, ConditionalConfig, weights=("generator",), optimisers=("g_optimizer",))
 
 
 def train_conditional(config: ConditionalConfig, resume: bool = False, overwrite: bool = False) -> Path:
     """Run (or continue) training the conditional network; returns its .safetensors path."""
     set_torch_threads(config.threads or decide_threads())
-    final = Path(config.out) / f"{config.name}.safetensors"
-    config, state = open_run(config, resume, overwrite, final, conditional_state_problem)
+    config, state = open_run(config, resume, overwrite, Path(config.out) / f"{config.name}.safetensors",
+                             conditional_state_problem)
+    final = Path(config.out) / f"{config.name}.safetensors"  # a resumed run writes where it was started to
     _seed_everything(config.seed + (int(state["step"]) if state else 0))
     images = load_images(config.style)
     if len(images) < 2:
         raise UserError(f"{config.style}: a conditional network needs a folder of several style images")
     trainer = ConditionalTrainer(config, images, torch.device(config.device))
     if state:
-        trainer.load_state(state)
+        try:
+            trainer.load_state(state)
+        except (RuntimeError, ValueError, KeyError) as exc:  # weights or optimiser of another network's shape
+            raise UserError(f"{config.run_dir / STATE_FILE}: resume state does not fit this network "
+                            f"({first_line(exc)}); delete it to start over") from None
     else:
         trainer.start_fresh()
     _loop(trainer, _content_crops(config, 0), config.run_dir, Distributed())

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common.errors import UserError
+from common.errors import UserError, describe_os_error, first_line
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 MAX_PIXELS = 40_000_000  # a 40 MP painting is plenty; a 30000x30000 "image" is a decompression bomb
@@ -44,9 +44,12 @@ class Ingredient:
 
 
 def is_picture_spec(spec: str) -> bool:
-    """Whether --style names a picture (a file or URL with an image extension) or a blend (has 'NAME:WEIGHT')."""
+    """Whether --style names a picture (a file or URL with an image extension) or a blend (has 'NAME:WEIGHT').
+    A checkpoint path is never one, whatever commas or colons its folders have."""
     if spec.startswith(("http://", "https://")):
         return True
+    if Path(spec).suffix.lower() in (".safetensors", ".json"):
+        return False
     return Path(spec).suffix.lower() in IMAGE_SUFFIXES or ("," in spec or BLEND_ITEM.match(spec) is not None)
 
 
@@ -79,7 +82,7 @@ def read_picture(data: bytes, label: str) -> np.ndarray:
     except UnidentifiedImageError:
         raise UserError(f"{label}: not a picture Pillow can read (JPEG, PNG, WebP, BMP, TIFF, GIF)") from None
     except (OSError, ValueError) as exc:
-        raise UserError(f"{label}: damaged or cut-short picture ({str(exc).splitlines()[0][:120]})") from None
+        raise UserError(f"{label}: damaged or cut-short picture ({first_line(exc, 120)})") from None
     picture.thumbnail((CODE_SIDE, CODE_SIDE))
     return np.asarray(picture, dtype=np.uint8).copy()
 
@@ -109,7 +112,7 @@ def picture_bytes(spec: str) -> bytes:
 
 
 def shipped_picture(name: str) -> np.ndarray | None:
-    """The picture a shipped style was trained from (its JSON's training.style), if it is installed."""
+    """The picture a shipped style was trained from (styles/images/NAME.*), if it is installed."""
     from styles import STYLES_DIR
 
     folder = STYLES_DIR / "images"
@@ -132,7 +135,8 @@ def parse_spec(spec: str) -> list[Ingredient]:
                             "(write NAME:WEIGHT, e.g. starry_night:0.7,scream:0.3)") from None
         if not math.isfinite(weight) or weight < 0:
             raise UserError(f"--style {spec!r}: weight {weight_text} of '{style}' must be a number >= 0")
-        ingredients.append(Ingredient(style, _ingredient_picture(style), weight))
+        label = style if style.startswith(("http://", "https://")) or not Path(style).is_file() else str(Path(style).resolve())
+        ingredients.append(Ingredient(label, _ingredient_picture(style), weight))
     if not ingredients or sum(i.weight for i in ingredients) <= 0:
         raise UserError(f"--style {spec!r}: the weights add up to 0; give at least one a positive weight")
     return ingredients
@@ -141,6 +145,8 @@ def parse_spec(spec: str) -> list[Ingredient]:
 def _ingredient_picture(style: str) -> np.ndarray:
     if style.startswith(("http://", "https://")) or Path(style).suffix.lower() in IMAGE_SUFFIXES:
         return read_picture(picture_bytes(style), style)
+    if Path(style).is_dir():
+        raise UserError(f"{style} is a folder: give one picture (a folder of one style is for `stylecast train`)")
     picture = shipped_picture(style) if re.fullmatch(r"[A-Za-z0-9_-]+", style) else None
     if picture is None:
         from training.checkpoint import list_styles
@@ -179,21 +185,34 @@ def style_name(ingredients: list[Ingredient]) -> str:
     return "-".join(parts)[:80]
 
 
+FOLD_VERSION = 1  # bump when ConditionalStyleNetwork.fixed() or the style code changes what a code becomes
+
+
 def materialize(spec: str, conditional: Path | None = None) -> Path:
-    """The style checkpoint for a picture or blend spec: folded from the conditional network, cached."""
+    """The style checkpoint for a picture or blend spec: folded from the conditional network, cached by the
+    network's files, the fold's version and the code (the same picture twice is one entry)."""
     from export.cache import cache_dir, cache_key, file_sha256
-    from training.checkpoint import save_style
+    from training.checkpoint import read_style_info, save_style
     from training.conditional import default_conditional, load_conditional
 
     conditional = Path(conditional or default_conditional())
     ingredients = parse_spec(spec)
-    model = load_conditional(conditional)
     code = mixed_code(ingredients)
     name = style_name(ingredients)
-    key = cache_key(file_sha256(conditional), hashlib.sha256(code.numpy().tobytes()).hexdigest())
+    if not conditional.is_file():
+        load_conditional(conditional)  # says what is missing and how to get it
+    key = cache_key(file_sha256(conditional), file_sha256(conditional.with_suffix(".json")), FOLD_VERSION,
+                    hashlib.sha256(code.numpy().tobytes()).hexdigest())
     path = cache_dir("styles") / f"{name}-{key}.safetensors"
-    if not path.is_file():
-        save_style(model.fixed(code), path, name=name, description=f"from {spec}"[:200],
+    try:  # a hit: the weights (written last) and a readable JSON; anything less is rebuilt
+        if path.is_file() and read_style_info(path):
+            return path
+    except UserError:
+        pass
+    try:
+        save_style(load_conditional(conditional).fixed(code), path, name=name, description=f"from {spec}"[:200],
                    training={"from": "conditional", "conditional": str(conditional),
                              "ingredients": [{"style": i.label, "weight": i.weight} for i in ingredients]})
+    except OSError as exc:  # a full or read-only cache: one line, the old style keeps running
+        raise UserError(f"cannot save the style for {spec!r}: {describe_os_error(exc)}") from None
     return path

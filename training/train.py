@@ -352,23 +352,31 @@ MAX_STEPS = 10**9  # the step seeds numpy (seeds < 2**32); no run comes near a b
 def _state_problem(state: dict[str, Any]) -> str | None:
     """What is wrong with the shape of a loaded resume state, if anything: a damaged or edited file must
     stop here as one clear line, not as a KeyError or TypeError deep inside train()."""
+    return state_problem(state, TrainConfig, weights=("generator", "discriminator"),
+                         optimisers=("g_optimizer", "d_optimizer"))
+
+
+def state_problem(state: dict[str, Any], config_class: type, weights: tuple[str, ...],
+                  optimisers: tuple[str, ...]) -> str | None:
+    """The checks every trainer's resume state needs: a step count, weight and optimiser dictionaries of the
+    right kinds, and a config `config_class.from_dict` understands."""
     step = state["step"]
     if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= MAX_STEPS:
         return f"'step' is {str(step)[:40]!r}, not a count"
-    for key in ("config", "generator", "discriminator", "g_optimizer", "d_optimizer"):
+    for key in ("config", *weights, *optimisers):
         if not isinstance(state.get(key), dict):
             return f"'{key}' is missing or not a dictionary"
-    for key in ("generator", "discriminator"):
+    for key in weights:
         if not state[key] or not all(isinstance(value, torch.Tensor) for value in state[key].values()):
             return f"'{key}' holds no weights"
-    for key in ("g_optimizer", "d_optimizer"):
+    for key in optimisers:
         if not isinstance(state[key].get("param_groups"), list) or not isinstance(state[key].get("state"), dict):
             return f"'{key}' is not an optimiser state"
     steps = state["config"].get("steps")
     if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps <= MAX_STEPS:
         return "its config has no step count"
     try:
-        TrainConfig.from_dict(state["config"])
+        config_class.from_dict(state["config"])
     except (TypeError, ValueError) as exc:
         return f"its config is not understood: {str(exc)[:80]}"
     return None

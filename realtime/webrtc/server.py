@@ -24,7 +24,7 @@ from typing import Any
 from aiohttp import web
 from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 
-from common.errors import UserError
+from common.errors import UserError, describe_os_error, first_line
 from realtime.processor import FrameProcessor
 from realtime.webrtc.auth import token_middleware
 from realtime.webrtc.broadcast import Broadcast, ViewerTrack
@@ -357,11 +357,7 @@ class StreamServer:
 
 def short_reason(exc: BaseException) -> str:
     """An exception as one short printable line for a response or the log (never the client's text at length)."""
-    lines = str(exc).strip().splitlines()
-    text = lines[0] if lines else type(exc).__name__
-    if len(text) > REASON_CHARS:
-        text = text[: REASON_CHARS - 3] + "..."
-    return text.encode("ascii", "backslashreplace").decode("ascii")
+    return first_line(exc, REASON_CHARS).encode("ascii", "backslashreplace").decode("ascii")
 
 
 def save_picture(data: bytes) -> Path:
@@ -373,12 +369,15 @@ def save_picture(data: bytes) -> Path:
     from export.cache import cache_dir, write_atomically
     from training.style_spec import read_picture
 
-    folder = cache_dir("uploads")
-    os.chmod(folder, 0o700)  # other users of this machine do not see what was uploaded
-    path = folder / f"upload_{hashlib.sha256(data).hexdigest()[:20]}.png"
-    if not path.is_file():
-        picture = read_picture(data, "the uploaded file")
-        write_atomically(path, lambda tmp: Image.fromarray(picture).save(tmp, format="PNG"))
+    try:
+        folder = cache_dir("uploads")
+        os.chmod(folder, 0o700)  # other users of this machine do not see what was uploaded
+        path = folder / f"upload_{hashlib.sha256(data).hexdigest()[:20]}.png"
+        if not path.is_file():
+            picture = read_picture(data, "the uploaded file")
+            write_atomically(path, lambda tmp: Image.fromarray(picture).save(tmp, format="PNG"))
+    except OSError as exc:  # a full or read-only cache: the page hears one line, the stream keeps its style
+        raise UserError(f"cannot keep the uploaded picture: {describe_os_error(exc)}") from None
     return path
 
 

@@ -9,6 +9,7 @@ switch itself lands between two frames (FrameProcessor.set_style).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,9 +17,12 @@ from pathlib import Path
 import av
 import numpy as np
 
+from common.errors import UserError, first_line
 from realtime.frames import Frame
 from realtime.processor import FrameProcessor
 from training.checkpoint import StyleInfo
+
+log = logging.getLogger(__name__)
 
 
 class InferenceWorker:
@@ -75,7 +79,13 @@ class StyleSwitcher:
             return await asyncio.get_running_loop().run_in_executor(self._executor, self._switch, style)
 
     def _switch(self, style: str | Path) -> StyleInfo:
-        self.processor.set_style(style)
+        try:
+            self.processor.set_style(style)
+        except UserError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - an export or engine failing: the page hears one line, the log the rest
+            log.exception("style switch to %s failed", style)
+            raise UserError(f"could not switch to that style ({first_line(exc)})") from None
         return self.processor.stylizer.info  # this thread is the only one that switches: it is the new style
 
     def close(self) -> None:
