@@ -473,6 +473,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     code = _main(argv)
     if argv is None:  # the program itself (not a test calling main): about to exit anyway
+        if "realtime.captioner.narrator" in sys.modules:  # its idle-priority helper must not hold up the exit
+            sys.modules["realtime.captioner.narrator"].stop_detector_processes()
         leave_now_if_stuck(code)  # a model call still running must not turn a saved run into an abort
     return code
 

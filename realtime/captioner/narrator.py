@@ -13,7 +13,8 @@ from __future__ import annotations
 import functools
 import random
 from dataclasses import dataclass, field, replace
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 
 import numpy as np
@@ -59,6 +60,13 @@ class OfflineNarrator:
         self._style_said: tuple[str, float] = ("", -1e9)  # the style last named, and when
         self._photo = False  # the lines are about the photos of a folder
         self._pool = detector_process(idle_priority) if separate_process else None
+        self._in_flight: Future | None = None  # the detectors' current look, if any
+
+    def close(self) -> None:
+        """A look still under way in the detectors' process (which only gets idle CPU, so on a saturated
+        machine it may take minutes) must not hold up the program's end: that process is ended."""
+        if self._in_flight is not None and not self._in_flight.done():
+            stop_detector_processes()
 
     def describe(self, observation: Observation) -> str | None:
         changed = observation.scene_changed and not observation.first
@@ -71,9 +79,13 @@ class OfflineNarrator:
         if self._pool is None:
             facts = measure(observation.image, earlier, changed, observation.style_name, people_before)
         else:  # send the small analysis copies, not the full frames
-            facts = self._pool.submit(measure, analysis_copy(observation.image),
-                                      [analysis_copy(e) for e in earlier], changed, observation.style_name,
-                                      people_before).result()
+            self._in_flight = self._pool.submit(measure, analysis_copy(observation.image),
+                                                [analysis_copy(e) for e in earlier], changed, observation.style_name,
+                                                people_before)
+            try:
+                facts = self._in_flight.result()
+            except BrokenProcessPool:  # close() ended the detectors while this look waited: no line
+                return None
         return self.compose(facts, observation.pts) or None
 
     def compose(self, facts: SceneFacts, pts: float | None = None) -> str:
@@ -218,6 +230,9 @@ class OfflineNarrator:
         return []
 
 
+_POOLS: list[ProcessPoolExecutor] = []  # every detectors' process this program started
+
+
 @functools.lru_cache(maxsize=2)
 def detector_process(idle_priority: bool = True) -> ProcessPoolExecutor:
     """One low-priority child process for the detectors, shared by every narrator of this program,
@@ -227,10 +242,23 @@ def detector_process(idle_priority: bool = True) -> ProcessPoolExecutor:
     idle-priority process gets no CPU at all while every core is busy, and the run (which waits for the
     warm-up) would never start on a saturated machine. After it, narration lines wait for idle time instead."""
     pool = ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=_be_nice)
+    _POOLS.append(pool)
     pool.submit(measure, np.zeros((36, 64, 3), np.uint8) + 128).result()
     if idle_priority:
         pool.submit(_go_idle).result()
     return pool
+
+
+def stop_detector_processes() -> None:
+    """End the detectors' processes now (pending looks are dropped); the next narrator starts a new one.
+    Also called at the program's end: shutting an idle-priority child down politely needs CPU time it may
+    not get on a busy machine, and Python's exit would wait for it."""
+    for pool in _POOLS:
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+    _POOLS.clear()
+    detector_process.cache_clear()
 
 
 def _be_nice() -> None:
