@@ -8,7 +8,9 @@ the packages (training/, export/, realtime/); heavy imports happen inside the ha
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import math
+import signal
 import sys
 import textwrap
 from pathlib import Path
@@ -471,6 +473,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from common.lifetime import leave_now_if_stuck
 
+    if argv is None and hasattr(signal, "SIGUSR1"):  # `kill -USR1 PID` prints every thread's stack: why is it stuck?
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     code = _main(argv)
     if argv is None:  # the program itself (not a test calling main): about to exit anyway
         if "realtime.captioner.narrator" in sys.modules:  # its idle-priority helper must not hold up the exit

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -68,8 +69,19 @@ class Running:
         return int(match.group(1))
 
     def finish(self) -> tuple[int, str, str]:
-        """Wait for the program to end: (exit code, stdout, stderr)."""
-        code = self.process.wait(PATIENCE_S)
+        """Wait for the program to end: (exit code, stdout, stderr). If it does not, the failure shows where
+        every thread of it was (stream.py prints its stacks on SIGUSR1) and what it printed last."""
+        try:
+            code = self.process.wait(PATIENCE_S)
+        except subprocess.TimeoutExpired:
+            self.process.send_signal(signal.SIGUSR1)
+            with self._changed:
+                self._changed.wait(10)  # the stacks start arriving as stderr lines
+            self.kill()
+            for reader in self._readers:  # everything written before the kill, up to the pipes' end
+                reader.join(PATIENCE_S)
+            raise AssertionError(f"the program did not end within {PATIENCE_S:.0f} s; its last output and stacks:\n"
+                                 + "".join(self.err[-200:])) from None
         for reader in self._readers:
             reader.join(PATIENCE_S)
         return code, "".join(self.out), "".join(self.err)
