@@ -22,12 +22,19 @@ PATIENCE_S = 240.0  # a safety net against hangs, not a guess at how long anythi
 PROGRESS = re.compile(r"stylecast: progress: (\d+)(?: of \d+)? frames written")
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Running:
     """`stream.py ARGS...` started in the background; its stdout and stderr are read as they come."""
 
     def __init__(self, *args: str):
+        # SIGINT as a terminal delivers it: a suite started in the background of a script (`cmd &`) inherits
+        # SIGINT *ignored*, and so would the program, which then could not be Ctrl-C'd by the test
         self.process = subprocess.Popen([sys.executable, str(REPO / "stream.py"), *args], cwd=REPO,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                        preexec_fn=_default_sigint)
         self.pid = self.process.pid
         self.out: list[str] = []
         self.err: list[str] = []
