@@ -189,6 +189,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from training.train import TrainConfig, train
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.refine and args.init:
+        raise UserError("--refine starts from the instant style of --style; leave out --init (or --refine)")
     if args.refine and not args.resume:
         from training.style_spec import materialize
 
