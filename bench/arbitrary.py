@@ -243,9 +243,9 @@ def main() -> None:
     unseen = sorted((REPO / "data/styles/train").iterdir())[:2]  # pictures no step above has coded
     latency = time_to_new_picture(unseen, photos[0])
     switch = live_switch(sorted((REPO / "data/styles/train").iterdir())[2])
-    speed = measure([our_engine("onnx-cpu", str(materialize(str(paintings[0])))), our_engine("onnx-cpu", "mosaic"),
-                     peer_engine("cpu")], (360, 640), runs=args.runs, warmup=2)
-    speed[0].engine, speed[1].engine = "onnx-cpu, instant style (folded)", "onnx-cpu, shipped mosaic"
+    folded, dedicated = our_engine("onnx-cpu", str(materialize(str(paintings[0])))), our_engine("onnx-cpu", "mosaic")
+    folded.label, dedicated.label = "onnx-cpu, instant style (folded)", "onnx-cpu, shipped mosaic"  # rows are by label
+    speed = measure([folded, dedicated, peer_engine("cpu")], (360, 640), runs=args.runs, warmup=2)
     add_peer_ratios(speed)
     contact_sheet(paintings[:10], photos[HARNESS_SHEET_PHOTO], peer, args.sheet)
 
