@@ -42,7 +42,9 @@ def sidecar_paths(video: Path) -> tuple[Path, Path]:
 
 def partial_sidecar_paths(video: Path) -> tuple[Path, Path]:
     """Where they are written until the run ends: NAME.partial.srt and NAME.partial.vtt."""
-    return tuple(path.with_name(f"{path.stem}.partial{path.suffix}") for path in sidecar_paths(video))
+    from realtime.recorder import partial_path  # the video's own rule, so the two always match
+
+    return tuple(partial_path(path) for path in sidecar_paths(video))
 
 
 class SubtitleWriter:

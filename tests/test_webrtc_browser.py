@@ -7,6 +7,7 @@ Set STYLECAST_SCREENSHOT=docs/webrtc.png to also save the screenshot of the page
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -101,75 +103,82 @@ def red_minus_blue(sample: dict) -> float:
     return sample["mean"][0] - sample["mean"][2]
 
 
-def test_page_streams_stylized_video_and_switches_style(server: str, tmp_path: Path) -> None:
+@contextlib.contextmanager
+def playing_page(url: str, height: int) -> Iterator[tuple]:
+    """(browser, page): headless Chromium with the fake camera on `url`, once the styled video plays."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 760})
-            page.goto(server + "?w=320&h=240")
+            page = browser.new_page(viewport={"width": 1280, "height": height})
+            page.goto(url + "?w=320&h=240")
             page.wait_for_function(PLAYING_JS, arg="output", timeout=PATIENCE_MS)
-            page.wait_for_function(PLAYING_JS, arg="camera", timeout=PATIENCE_MS)
-
-            # the returned video is the warm style, far from what the camera sends
-            warm = page.evaluate(PIXELS_JS, ["output", "camera"])
-            assert warm["diff"] > 30, warm
-            assert red_minus_blue(warm) > 60, warm
-            camera = page.evaluate(PIXELS_JS, ["camera", None])
-            assert abs(red_minus_blue(camera)) < 60, camera  # the fake camera is not red-tinted itself
-
-            # pick the other style in the picker: it goes over the data channel, same connection
-            connection = page.evaluate("() => window.stylecast.pc.localDescription.sdp")
-            page.click(".style-card[data-style=cool]")
-            page.wait_for_function("() => window.stylecast.state && window.stylecast.state.style === 'cool'",
-                                   timeout=PATIENCE_MS)
-            page.wait_for_function(f"""() => {{ const s = ({PIXELS_JS})(["output", null]);
-                return s.mean[2] - s.mean[0] > 60; }}""", timeout=PATIENCE_MS)
-            cool = page.evaluate(PIXELS_JS, ["output", "camera"])
-            assert cool["diff"] > 30 and red_minus_blue(cool) < -60, cool
-            assert page.evaluate("() => window.stylecast.pc.localDescription.sdp") == connection
-            assert page.get_attribute(".style-card[data-style=cool]", "aria-checked") == "true"
-
-            # style off: the returned video is the camera picture again (a few frames of latency apart)
-            page.click("label:has(#style-enabled)")
-            page.wait_for_function(f"""() => ({PIXELS_JS})(["output", "camera"]).diff < 20""", timeout=PATIENCE_MS)
-            page.click("label:has(#style-enabled)")
-
-            # camera size: applied to the sending track in place (what WebRTC then sends is up to its
-            # bandwidth/CPU adaptation, so only the camera side is checked)
-            page.select_option("#camera-size", "640x480")
-            page.wait_for_function("() => window.stylecast.pc.getSenders()[0].track.getSettings().width === 640",
-                                   timeout=PATIENCE_MS)
-            assert page.evaluate("() => window.stylecast.pc.localDescription.sdp") == connection
-
-            # live stats: frames per second painted, round trip over the data channel
-            page.wait_for_function("() => window.stylecast.stats.fps > 1 && window.stylecast.stats.rtt !== null",
-                                   timeout=PATIENCE_MS)
-            assert float(page.inner_text("#stat-rtt")) >= 0
-            # narration arrives as text too, in the aria-live region screen readers announce
-            assert page.get_attribute("#captions", "aria-live") == "polite"
-            page.wait_for_function("() => document.querySelector('#captions p')", timeout=PATIENCE_MS)
-            assert page.inner_text("#captions p:last-child").strip()
-
-            # the OBS viewer page shows the same stylized output, recvonly
-            viewer = browser.new_page(viewport={"width": 640, "height": 480})
-            viewer.goto(server.rstrip("/") + "/viewer")
-            viewer.wait_for_function(PLAYING_JS, arg="output", timeout=PATIENCE_MS)
-            viewer.wait_for_function(f"""() => {{ const s = ({PIXELS_JS})(["output", null]);
-                return s.mean[2] - s.mean[0] > 60; }}""", timeout=PATIENCE_MS)
-            viewer.close()
-
-            wait_for_peers(server, 1)  # the viewer page's connection went away with it
-            shot = tmp_path / "webrtc.png"
-            page.wait_for_function("() => window.stylecast.stats.fps > 1", timeout=PATIENCE_MS)  # stats in the picture
-            page.screenshot(path=str(shot))
-            assert shot.stat().st_size > 10_000
-            if os.environ.get("STYLECAST_SCREENSHOT"):
-                shutil.copyfile(shot, os.environ["STYLECAST_SCREENSHOT"])
-
-            # closing the page closes its peer connection on the server
-            page.close()
-            wait_for_peers(server, 0)
+            yield browser, page
         finally:
             browser.close()
+
+
+def test_page_streams_stylized_video_and_switches_style(server: str, tmp_path: Path) -> None:
+    with playing_page(server, height=760) as (browser, page):
+        page.wait_for_function(PLAYING_JS, arg="camera", timeout=PATIENCE_MS)
+
+        # the returned video is the warm style, far from what the camera sends
+        warm = page.evaluate(PIXELS_JS, ["output", "camera"])
+        assert warm["diff"] > 30, warm
+        assert red_minus_blue(warm) > 60, warm
+        camera = page.evaluate(PIXELS_JS, ["camera", None])
+        assert abs(red_minus_blue(camera)) < 60, camera  # the fake camera is not red-tinted itself
+
+        # pick the other style in the picker: it goes over the data channel, same connection
+        connection = page.evaluate("() => window.stylecast.pc.localDescription.sdp")
+        page.click(".style-card[data-style=cool]")
+        page.wait_for_function("() => window.stylecast.state && window.stylecast.state.style === 'cool'",
+                               timeout=PATIENCE_MS)
+        page.wait_for_function(f"""() => {{ const s = ({PIXELS_JS})(["output", null]);
+            return s.mean[2] - s.mean[0] > 60; }}""", timeout=PATIENCE_MS)
+        cool = page.evaluate(PIXELS_JS, ["output", "camera"])
+        assert cool["diff"] > 30 and red_minus_blue(cool) < -60, cool
+        assert page.evaluate("() => window.stylecast.pc.localDescription.sdp") == connection
+        assert page.get_attribute(".style-card[data-style=cool]", "aria-checked") == "true"
+
+        # style off: the returned video is the camera picture again (a few frames of latency apart)
+        page.click("label:has(#style-enabled)")
+        page.wait_for_function(f"""() => ({PIXELS_JS})(["output", "camera"]).diff < 20""", timeout=PATIENCE_MS)
+        page.click("label:has(#style-enabled)")
+
+        # camera size: applied to the sending track in place (what WebRTC then sends is up to its
+        # bandwidth/CPU adaptation, so only the camera side is checked)
+        page.select_option("#camera-size", "640x480")
+        page.wait_for_function("() => window.stylecast.pc.getSenders()[0].track.getSettings().width === 640",
+                               timeout=PATIENCE_MS)
+        assert page.evaluate("() => window.stylecast.pc.localDescription.sdp") == connection
+
+        # live stats: frames per second painted, round trip over the data channel
+        page.wait_for_function("() => window.stylecast.stats.fps > 1 && window.stylecast.stats.rtt !== null",
+                               timeout=PATIENCE_MS)
+        assert float(page.inner_text("#stat-rtt")) >= 0
+        # narration arrives as text too, in the aria-live region screen readers announce
+        assert page.get_attribute("#captions", "aria-live") == "polite"
+        page.wait_for_function("() => document.querySelector('#captions p')", timeout=PATIENCE_MS)
+        assert page.inner_text("#captions p:last-child").strip()
+
+        # the OBS viewer page shows the same stylized output, recvonly
+        viewer = browser.new_page(viewport={"width": 640, "height": 480})
+        viewer.goto(server.rstrip("/") + "/viewer")
+        viewer.wait_for_function(PLAYING_JS, arg="output", timeout=PATIENCE_MS)
+        viewer.wait_for_function(f"""() => {{ const s = ({PIXELS_JS})(["output", null]);
+            return s.mean[2] - s.mean[0] > 60; }}""", timeout=PATIENCE_MS)
+        viewer.close()
+
+        wait_for_peers(server, 1)  # the viewer page's connection went away with it
+        shot = tmp_path / "webrtc.png"
+        page.wait_for_function("() => window.stylecast.stats.fps > 1", timeout=PATIENCE_MS)  # stats in the picture
+        page.screenshot(path=str(shot))
+        assert shot.stat().st_size > 10_000
+        if os.environ.get("STYLECAST_SCREENSHOT"):
+            shutil.copyfile(shot, os.environ["STYLECAST_SCREENSHOT"])
+
+        # closing the page closes its peer connection on the server
+        page.close()
+        wait_for_peers(server, 0)

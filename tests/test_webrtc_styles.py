@@ -307,11 +307,11 @@ def test_blend_and_keep_colours_apply_and_a_dragged_slider_makes_only_the_latest
 @pytest.mark.timeout(600)
 def test_the_page_uploads_a_picture_drops_one_blends_and_keeps_colours(conditional, tiny_style,  # noqa: F811
                                                                        tmp_path):
-    from test_webrtc_browser import CHROMIUM, CHROMIUM_ARGS, PATIENCE_MS, PLAYING_JS
+    from test_webrtc_browser import CHROMIUM, PATIENCE_MS, playing_page
 
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     mine = picture(tmp_path / "mine.png", 6)
     dropped = picture(tmp_path / "dropped.png", 9).read_bytes()
@@ -323,58 +323,51 @@ def test_the_page_uploads_a_picture_drops_one_blends_and_keeps_colours(condition
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO, env=env)
     try:
         url = _wait_for_url(process)
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.goto(url + "?w=320&h=240")
-                page.wait_for_function(PLAYING_JS, arg="output", timeout=PATIENCE_MS)
-                page.wait_for_function("() => window.stylecast.state && window.stylecast.state.style === 'tiny'",
-                                       timeout=PATIENCE_MS)
-                message = page.locator("#style-message")
+        with playing_page(url, height=900) as (_, page):
+            page.wait_for_function("() => window.stylecast.state && window.stylecast.state.style === 'tiny'",
+                                   timeout=PATIENCE_MS)
+            message = page.locator("#style-message")
 
-                # the file picker: the message area names the new style, every control follows
-                page.set_input_files("#style-file", str(mine))
-                name = uploaded_name(mine.read_bytes())
-                expect(message).to_have_text(f"Style {name}: made from mine.png", timeout=PATIENCE_MS)
-                expect(message).to_have_class("notice done", timeout=PATIENCE_MS)
-                page.wait_for_function(f"() => window.stylecast.state.style === '{name}'", timeout=PATIENCE_MS)
-                card = page.locator(f".style-card[data-style='{name}']")  # in the picker, picked, showing the picture
-                expect(card).to_have_attribute("aria-checked", "true", timeout=PATIENCE_MS)
-                expect(card.locator("img")).to_be_visible(timeout=PATIENCE_MS)
+            # the file picker: the message area names the new style, every control follows
+            page.set_input_files("#style-file", str(mine))
+            name = uploaded_name(mine.read_bytes())
+            expect(message).to_have_text(f"Style {name}: made from mine.png", timeout=PATIENCE_MS)
+            expect(message).to_have_class("notice done", timeout=PATIENCE_MS)
+            page.wait_for_function(f"() => window.stylecast.state.style === '{name}'", timeout=PATIENCE_MS)
+            card = page.locator(f".style-card[data-style='{name}']")  # in the picker, picked, showing the picture
+            expect(card).to_have_attribute("aria-checked", "true", timeout=PATIENCE_MS)
+            expect(card.locator("img")).to_be_visible(timeout=PATIENCE_MS)
 
-                # a file that is not a picture: one line in the message area, the style stays
-                page.set_input_files("#style-file", files=[{"name": "notes.png", "mimeType": "image/png",
-                                                           "buffer": b"not a picture at all"}])
-                expect(message).to_have_class("notice error", timeout=PATIENCE_MS)
-                expect(message).to_contain_text("not a picture", timeout=PATIENCE_MS)
-                assert page.evaluate("() => window.stylecast.state.style") == name
+            # a file that is not a picture: one line in the message area, the style stays
+            page.set_input_files("#style-file", files=[{"name": "notes.png", "mimeType": "image/png",
+                                                       "buffer": b"not a picture at all"}])
+            expect(message).to_have_class("notice error", timeout=PATIENCE_MS)
+            expect(message).to_contain_text("not a picture", timeout=PATIENCE_MS)
+            assert page.evaluate("() => window.stylecast.state.style") == name
 
-                # a picture dropped on the page
-                page.dispatch_event("#output", "drop", {"dataTransfer": page.evaluate_handle(
-                    """(bytes) => { const data = new DataTransfer();
-                        data.items.add(new File([new Uint8Array(bytes)], "dropped.png", { type: "image/png" }));
-                        return data; }""", list(dropped))})
-                second = uploaded_name(dropped)
-                expect(message).to_have_text(f"Style {second}: made from dropped.png", timeout=PATIENCE_MS)
-                page.wait_for_function(f"() => window.stylecast.state.style === '{second}'", timeout=PATIENCE_MS)
+            # a picture dropped on the page
+            page.dispatch_event("#output", "drop", {"dataTransfer": page.evaluate_handle(
+                """(bytes) => { const data = new DataTransfer();
+                    data.items.add(new File([new Uint8Array(bytes)], "dropped.png", { type: "image/png" }));
+                    return data; }""", list(dropped))})
+            second = uploaded_name(dropped)
+            expect(message).to_have_text(f"Style {second}: made from dropped.png", timeout=PATIENCE_MS)
+            page.wait_for_function(f"() => window.stylecast.state.style === '{second}'", timeout=PATIENCE_MS)
 
-                # the blend slider between the two pictures (the page starts it from the style in use)
-                expect(page.locator("#blend-a")).to_have_value(second, timeout=PATIENCE_MS)
-                page.select_option("#blend-b", name)
-                page.fill("#blend", "40")
-                page.wait_for_function("""() => { const b = window.stylecast.state.blend;
-                    return b && b.value === 0.4 && window.stylecast.state.style.endsWith('-40'); }""",
-                                       timeout=PATIENCE_MS)
-                assert page.evaluate("() => window.stylecast.state.blend") == {"a": second, "b": name, "value": 0.4}
-                expect(page.locator("#blend-value")).to_have_text("40%", timeout=PATIENCE_MS)
+            # the blend slider between the two pictures (the page starts it from the style in use)
+            expect(page.locator("#blend-a")).to_have_value(second, timeout=PATIENCE_MS)
+            page.select_option("#blend-b", name)
+            page.fill("#blend", "40")
+            page.wait_for_function("""() => { const b = window.stylecast.state.blend;
+                return b && b.value === 0.4 && window.stylecast.state.style.endsWith('-40'); }""",
+                                   timeout=PATIENCE_MS)
+            assert page.evaluate("() => window.stylecast.state.blend") == {"a": second, "b": name, "value": 0.4}
+            expect(page.locator("#blend-value")).to_have_text("40%", timeout=PATIENCE_MS)
 
-                # keep the video's colours
-                page.click("label:has(#keep-colours)")
-                page.wait_for_function("() => window.stylecast.state.keep_colours === true", timeout=PATIENCE_MS)
-                expect(page.locator("#error")).to_be_hidden(timeout=PATIENCE_MS)
-            finally:
-                browser.close()
+            # keep the video's colours
+            page.click("label:has(#keep-colours)")
+            page.wait_for_function("() => window.stylecast.state.keep_colours === true", timeout=PATIENCE_MS)
+            expect(page.locator("#error")).to_be_hidden(timeout=PATIENCE_MS)
     finally:
         process.terminate()
         output = process.communicate(timeout=PATIENCE_S)[0]

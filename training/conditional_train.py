@@ -134,12 +134,15 @@ def conditional_state_problem(state: dict[str, Any]) -> str | None:
     return state_problem(state, ConditionalConfig, weights=("generator",), optimisers=("g_optimizer",))
 
 
+def network_path(config: ConditionalConfig) -> Path:
+    return Path(config.out) / f"{config.name}.safetensors"
+
+
 def train_conditional(config: ConditionalConfig, resume: bool = False, overwrite: bool = False) -> Path:
     """Run (or continue) training the conditional network; returns its .safetensors path."""
     set_torch_threads(config.threads or decide_threads())
-    config, state = open_run(config, resume, overwrite, Path(config.out) / f"{config.name}.safetensors",
-                             conditional_state_problem)
-    final = Path(config.out) / f"{config.name}.safetensors"  # a resumed run writes where it was started to
+    config, state = open_run(config, resume, overwrite, network_path(config), conditional_state_problem)
+    final = network_path(config)  # the run's own config: a resumed run writes where it was started to
     _seed_everything(config.seed + (int(state["step"]) if state else 0))
     images = load_images(config.style)
     if len(images) < 2:
