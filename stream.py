@@ -74,6 +74,13 @@ def add_style_options(p: argparse.ArgumentParser, engine: bool = True) -> None:
         p.add_argument("--strength", type=float, default=1.0, help="blend with the original, 0..1 (default 1)")
         p.add_argument("--keep-colors", action="store_true",
                        help="keep the video's own colours: the style's strokes and texture only")
+        p.add_argument("--apply", default="all", choices=("all", "background", "person"),
+                       help="what to style: the whole frame (default), only the background (you stay yourself) "
+                            "or only the person (found by MediaPipe's selfie segmentation)")
+        p.add_argument("--mask-every", default="auto", metavar="N|auto",
+                       help="with --apply: find the person every N frames, holding the mask in between; auto "
+                            "(default) runs it every frame unless it takes over 10%% of the frame time, then "
+                            "every 2-4 frames")
         p.add_argument("--backend", default="auto",
                        help="inference backend: auto (the fastest available here), tensorrt, pytorch-cuda, "
                             "onnx-coreml, onnx-directml, onnx-cpu, pytorch-cpu")

@@ -26,7 +26,8 @@ def small_size(hw: tuple[int, int], scale: float, multiple: int = 8) -> tuple[in
     return tuple(max(multiple, int(round(side * scale / multiple)) * multiple) for side in hw)
 
 
-def _box(x: np.ndarray, radius: int) -> np.ndarray:
+def box_filter(x: np.ndarray, radius: int) -> np.ndarray:
+    """Mean over a (2r+1)^2 window, edges mirrored (the guided filter's building block)."""
     return cv2.boxFilter(x, -1, (2 * radius + 1, 2 * radius + 1), borderType=cv2.BORDER_REFLECT)
 
 
@@ -42,11 +43,11 @@ def luminance_gain(input_small: np.ndarray, styled_small: np.ndarray, radius: in
     guide = cv2.resize(cv2.cvtColor(input_small, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA)
     guide = guide.astype(np.float32) * np.float32(1 / 255)
     styled = cv2.resize(styled_small, size, interpolation=cv2.INTER_AREA).astype(np.float32) * np.float32(1 / 255)
-    mean_g = _box(guide, radius)
-    mean_s = _box(styled, radius)
-    cov = _box(styled * guide[..., None], radius) - mean_s * mean_g[..., None]
-    var = _box(guide * guide, radius) - mean_g * mean_g
-    return _box(cov / (var[..., None] + np.float32(eps)), radius)
+    mean_g = box_filter(guide, radius)
+    mean_s = box_filter(styled, radius)
+    cov = box_filter(styled * guide[..., None], radius) - mean_s * mean_g[..., None]
+    var = box_filter(guide * guide, radius) - mean_g * mean_g
+    return box_filter(cov / (var[..., None] + np.float32(eps)), radius)
 
 
 class GuidedUpsampler:

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from common.errors import UserError
+from realtime.segmentation import APPLY_MODES
 
 if TYPE_CHECKING:  # the processor pulls in torch: not needed to parse keys
     from realtime.processor import FrameProcessor
@@ -28,6 +29,7 @@ HOTKEYS = (
     ("] / [", "blend towards the next style / back"),
     ("c", "captions on/off"),
     ("k", "keep the video's colours on/off"),
+    ("a", "style all / only the background / only the person"),
     ("s", "screenshot (PNG)"),
     ("q / Esc", "quit"),
 )
@@ -130,6 +132,8 @@ class LiveControls:
         if char == "k":
             self.processor.keep_colours = not self.processor.keep_colours
             return f"video colours {'kept' if self.processor.keep_colours else 'styled'}"
+        if char == "a":
+            return self.cycle_apply()
         if char == "s" and frame_rgb is not None:
             return f"saved {self.screenshot(frame_rgb)}"
         return None
@@ -158,6 +162,16 @@ class LiveControls:
         here, there = self.styles[self.position], self.styles[(self.position + 1) % len(self.styles)]
         wanted = here if self.blend == 0 else f"{here}:{1 - self.blend:g},{there}:{self.blend:g}"
         return self._switch(wanted, f"blend: {here} {100 - round(100 * self.blend)}% + {there} {round(100 * self.blend)}%")
+
+    def cycle_apply(self) -> str:
+        """all -> background -> person -> all; without the segmentation model, says how to get it."""
+        wanted = APPLY_MODES[(APPLY_MODES.index(self.processor.apply) + 1) % len(APPLY_MODES)]
+        try:
+            self.processor.set_apply(wanted)
+        except UserError as exc:
+            return str(exc)
+        return {"all": "styling the whole frame", "background": "styling the background only",
+                "person": "styling the person only"}[wanted]
 
     def change_strength(self, delta: float) -> str:
         self.processor.set_strength(round(self.processor.strength + delta, 2))

@@ -1,4 +1,5 @@
-"""What happens to one frame, shared by `stream.py run` and the WebRTC server: stylize, then captions.
+"""What happens to one frame, shared by `stream.py run` and the WebRTC server: stylize (the whole frame, or
+only the background or the person), then captions.
 
 Controls (style, strength, style on/off, captions on/off) can change from another thread at any
 time (hotkeys, the browser's data channel); a lock makes a style switch atomic with respect to
@@ -8,13 +9,16 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
+from common.errors import UserError
 from export.backends import Stylizer
 from realtime.captioner.base import CaptionRenderer, CaptionSource
 from realtime.colour import keep_colours
 from realtime.frames import Frame
+from realtime.segmentation import APPLY_MODES, PersonMasker, check_model_installed, composite
 
 
 class FrameProcessor:
@@ -27,6 +31,8 @@ class FrameProcessor:
         captions: CaptionSource | None = None,
         renderer: CaptionRenderer | None = None,
         keep_colours: bool = False,
+        apply: str = "all",
+        mask_every: int | None = None,
     ):
         self.stylizer = stylizer
         self.strength = strength
@@ -36,6 +42,11 @@ class FrameProcessor:
         self.renderer = renderer
         self.captions_enabled = captions is not None and renderer is not None
         self._lock = threading.Lock()
+        self.mask_every = mask_every  # None = auto (realtime/segmentation.py)
+        self.masker: PersonMasker | None = None
+        self._mask_thread: ThreadPoolExecutor | None = None
+        self.apply = "all"
+        self.set_apply(apply)
 
     @property
     def style_name(self) -> str:
@@ -47,6 +58,18 @@ class FrameProcessor:
         prepared = self.stylizer.prepare(style)
         with self._lock:
             return self.stylizer.load_style(prepared).name
+
+    def set_apply(self, apply: str) -> str:
+        """Style 'all' of the frame, only the 'background' or only the 'person'. The person mask is worked out
+        on a thread of its own while the style network runs (their costs overlap on two cores)."""
+        if apply not in APPLY_MODES:
+            raise UserError(f"--apply must be one of {', '.join(APPLY_MODES)}, not '{str(apply)[:40]}'")
+        if apply != "all" and self.masker is None:
+            check_model_installed()
+            self.masker = PersonMasker(self.mask_every)
+            self._mask_thread = ThreadPoolExecutor(1, thread_name_prefix="stylecast-mask")
+        self.apply = apply
+        return apply
 
     def set_strength(self, strength: float) -> None:
         self.strength = min(1.0, max(0.0, float(strength)))
@@ -64,12 +87,17 @@ class FrameProcessor:
             self.captions.offer(frame, self.style_name)  # the captioner sees the camera, not the style
         started = time.perf_counter()
         image = frame.image
+        apply, styled = self.apply, self.style_enabled and self.strength > 0.0
+        mask = None
+        if styled and apply != "all" and self._mask_thread is not None and self.masker is not None:
+            mask = self._mask_thread.submit(self.masker, image, frame.index == 0)  # meanwhile, the style network
         with self._lock:
-            styled = self.style_enabled and self.strength > 0.0
             if styled:
                 image = self.stylizer(image, self.strength)
         if styled and self.keep_colours:  # after the lock: a style switch need not wait for it
             image = keep_colours(frame.image, image)
+        if mask is not None:
+            image = composite(frame.image, image, mask.result(), apply)
         return replace(frame, image=image, timings=dict(frame.timings, stylize=time.perf_counter() - started))
 
     def overlay(self, frame: Frame) -> Frame:

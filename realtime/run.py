@@ -30,6 +30,7 @@ from realtime.sources import FrameSource, ImageFolderSource, image_files, open_s
 
 if TYPE_CHECKING:  # torch loads with the model, after every check that can fail fast
     from realtime.processor import FrameProcessor
+    from realtime.segmentation import check_model_installed
 
 PROGRESS_EVERY_S = 0.5
 PROGRESS_LINE_EVERY_S = 1.0  # --progress lines: one line a second (the first frame's at once)
@@ -67,12 +68,26 @@ def build_processor(args: argparse.Namespace) -> FrameProcessor:
     """The stylizer (through the one backend chooser) and the FrameProcessor around it."""
     from export.backends import create_stylizer
     from realtime.processor import FrameProcessor
+    from realtime.segmentation import check_model_installed
 
     check_strength(args.strength)
+    apply, mask_every = getattr(args, "apply", "all"), parse_mask_every(getattr(args, "mask_every", "auto"))
+    if apply != "all":
+        check_model_installed()  # before a model loads or a camera opens
     stylizer = create_stylizer(args.style, args.backend, getattr(args, "render_scale", 1.0),
                                getattr(args, "target_fps", None))
     _say(f"style '{stylizer.info.name}' on {stylizer.name}")
-    return FrameProcessor(stylizer, strength=args.strength, keep_colours=getattr(args, "keep_colors", False))
+    return FrameProcessor(stylizer, strength=args.strength, keep_colours=getattr(args, "keep_colors", False),
+                          apply=apply, mask_every=mask_every)
+
+
+def parse_mask_every(value: str) -> int | None:
+    """--mask-every: a whole number >= 1, or 'auto' (None)."""
+    if value == "auto":
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise UserError(f"--mask-every must be a whole number >= 1 or auto, not '{value[:40]}'")
+    return int(value)
 
 
 def style_cycle(processor: FrameProcessor, current: str) -> list[str]:

@@ -48,15 +48,17 @@ extras=""
 [[ $DEV == 1 ]] && extras="[dev]"
 say "installing stylecast$extras (editable)"
 "${PIP[@]}" -e ".$extras"
-# MediaPipe's face, face-mesh, palm and hand-landmark models (Apache-2.0, 6 MB) ship inside the mediapipe 0.10.14 wheel:
-# take the wheel alone (--no-deps: none of its conflicting dependencies) and copy the .tflite files into the venv.
+# MediaPipe's face, face-mesh, palm, hand-landmark and selfie segmentation models (Apache-2.0, 6.5 MB) ship inside the
+# mediapipe 0.10.14 wheel: take the wheel alone (--no-deps: none of its conflicting dependencies) and copy the .tflite
+# files into the venv. (The narrator uses the first five; --apply background|person the selfie ones.)
 MP_MODELS=.venv/share/stylecast/mediapipe
 MP_FILES=(face_detection/face_detection_full_range_sparse.tflite face_detection/face_detection_short_range.tflite
-          face_landmark/face_landmark.tflite palm_detection/palm_detection_lite.tflite hand_landmark/hand_landmark_lite.tflite)
+          face_landmark/face_landmark.tflite palm_detection/palm_detection_lite.tflite hand_landmark/hand_landmark_lite.tflite
+          selfie_segmentation/selfie_segmentation_landscape.tflite selfie_segmentation/selfie_segmentation.tflite)
 mp_missing=0
 for f in "${MP_FILES[@]}"; do [[ -f $MP_MODELS/$(basename "$f") ]] || mp_missing=1; done
 if ((mp_missing)); then
-  say "extracting MediaPipe's face and hand models from the mediapipe 0.10.14 wheel"
+  say "extracting MediaPipe's face, hand and selfie segmentation models from the mediapipe 0.10.14 wheel"
   mp_tmp=$(mktemp -d)
   .venv/bin/python -m pip download -q --disable-pip-version-check --no-deps --only-binary :all: \
     --python-version 3.11 --platform manylinux2014_x86_64 mediapipe==0.10.14 -d "$mp_tmp"

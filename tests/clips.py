@@ -57,6 +57,23 @@ def make_clip(path: Path, frames: int = 18, fps: int = 12, size: tuple[int, int]
     return path
 
 
+def photo_clip(path: Path, shots: list[tuple[np.ndarray, int]], fps: int = 8, codec: str = "libx264") -> Path:
+    """A silent clip of still photos: each (HxWx3 uint8 RGB image, number of frames) in turn, all one size."""
+    height, width = shots[0][0].shape[:2]
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        index = 0
+        for image, count in shots:
+            for _ in range(count):
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+                frame.pts = index
+                index += 1
+                out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return Path(path)
+
+
 def _resampled(chunk: av.AudioFrame, stream) -> av.AudioFrame:
     """`chunk` in the sample format `stream`'s encoder wants (AC3 takes planar float, others s16...)."""
     resampler = av.AudioResampler(format=stream.codec_context.format.name, layout="mono", rate=chunk.sample_rate)

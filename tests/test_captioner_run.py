@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 import skimage.data
-from clips import decode
+from clips import decode, photo_clip
 
 REPO = Path(__file__).resolve().parents[1]
 FPS, W, H = 8, 320, 240
@@ -24,15 +24,7 @@ def scene_clip(path: Path) -> Path:
     """2 s of a face (skimage's astronaut), then 1 s of a cat close-up: 24 frames at 8 fps, 320x240."""
     face = cv2.resize(skimage.data.astronaut(), (W, W))[40:40 + H]
     cat = cv2.resize(skimage.data.chelsea(), (W, H))
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
-        for i in range(3 * FPS):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(face if i < 2 * FPS else cat), format="rgb24")
-            frame.pts = i
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-    return path
+    return photo_clip(path, [(face, 2 * FPS), (cat, FPS)], FPS)
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -100,19 +92,12 @@ def slideshow_with_real_footage(path: Path) -> list[float]:
     with av.open(str(REPO / "bench/narration_set/vtest_3s.mp4")) as video:
         street = [f.to_ndarray(format="rgb24") for f in video.decode(video=0)]
     camera = cv2.resize(np.stack([skimage.data.camera()] * 3, axis=-1)[:384], size)  # 4:3, no squashing
-    scenes = [[photos[0]] * 2 * fps, [photos[1]] * 2 * fps, street, [camera] * 2 * fps]
-    cuts, frames = [], []
+    scenes = [[(photos[0], 2 * fps)], [(photos[1], 2 * fps)], [(frame, 1) for frame in street], [(camera, 2 * fps)]]
+    cuts, shots = [], []
     for scene in scenes:
-        cuts.append(len(frames) / fps)
-        frames += scene
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
-        for i, image in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-            frame.pts = i
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
+        cuts.append(sum(count for _, count in shots) / fps)
+        shots += scene
+    photo_clip(path, shots, fps)
     return cuts[1:]
 
 

@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from realtime.segmentation import APPLY_MODES
+
 MAX_SDP_CHARS = 32 * 1024
 MAX_SDP_LINE = 2048  # a browser's longest line (a candidate, a fingerprint, an m= line) is ~200 characters
 MAX_MEDIA_SECTIONS = 8  # the pages offer video + a data channel; each section costs the server transports
@@ -131,6 +133,7 @@ def parse_control(raw: str | bytes) -> dict[str, Any]:
     {"type": "captions", "value": bool}       burned-in captions on/off
     {"type": "keep_colours", "value": bool}   keep the video's own colours (the style's strokes only)
     {"type": "blend", "a": str, "b": str, "value": 0..1}   a mix of two catalog styles, 0 = a, 1 = b
+    {"type": "apply", "value": "all"|"background"|"person"}  what to style (the person found by segmentation)
     {"type": "ping", "id": int|str, ...}      answered with a pong carrying the same fields
     """
     if isinstance(raw, bytes):
@@ -155,6 +158,10 @@ def parse_control(raw: str | bytes) -> dict[str, Any]:
             raise BadRequest(f"'blend' needs style names 'a' and 'b' (strings of at most {MAX_NAME_CHARS} characters)")
         value = _fraction(message.get("value"), "'blend' needs a 'value' between 0 (style a) and 1 (style b)")
         return {"type": kind, "a": names[0], "b": names[1], "value": value}
+    if kind == "apply":
+        if message.get("value") not in APPLY_MODES:
+            raise BadRequest(f"'apply' needs a 'value' of {', '.join(APPLY_MODES)}")
+        return {"type": kind, "value": message["value"]}
     if kind in ("style_enabled", "captions", "keep_colours"):
         if not isinstance(message.get("value"), bool):
             raise BadRequest(f"'{kind}' needs a true/false 'value'")

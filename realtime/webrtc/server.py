@@ -258,7 +258,7 @@ class StreamServer:
         """What every page shows in its controls."""
         p = self.processor
         return {"style": p.style_name, "blend": self.blend, "strength": p.strength, "style_enabled": p.style_enabled,
-                "keep_colours": p.keep_colours, "captions": p.captions_enabled,
+                "keep_colours": p.keep_colours, "apply": p.apply, "captions": p.captions_enabled,
                 "captions_available": p.captions is not None and p.renderer is not None}
 
     async def _on_control(self, peer: Peer, raw: str | bytes) -> None:
@@ -297,6 +297,8 @@ class StreamServer:
             self.blend = {key: message[key] for key in ("a", "b", "value")}
         elif kind == "keep_colours":
             self.processor.keep_colours = message["value"]
+        elif kind == "apply":
+            self.processor.set_apply(message["value"])
         elif kind == "strength":
             self.processor.set_strength(message["value"])
         elif kind == "style_enabled":

@@ -130,6 +130,7 @@ function applyState(state) {
   $("strength-value").textContent = `${Math.round(state.strength * 100)}%`;
   $("style-enabled").checked = state.style_enabled;
   $("keep-colours").checked = state.keep_colours;
+  $("apply").value = state.apply;
   // the blend controls follow the last blend; after a plain pick they start from the style picked
   const blend = $("blend");
   const [a, b] = [$("blend-a"), $("blend-b")];
@@ -171,7 +172,10 @@ function onMessage(event) {
     $("stat-dropped").textContent = message.server.dropped ?? "–";
   } else if (message.type === "styles") renderStyles(message.styles);
   else if (message.type === "caption") showCaption(message);
-  else if (message.type === "error") showError(message.message);
+  else if (message.type === "error") {
+    showError(message.message);
+    if (app.state) $("apply").value = app.state.apply; // a refused change leaves the control where the stream is
+  }
 }
 
 function wireControls() {
@@ -182,6 +186,7 @@ function wireControls() {
   });
   $("style-enabled").addEventListener("change", (e) => send({ type: "style_enabled", value: e.target.checked }));
   $("keep-colours").addEventListener("change", (e) => send({ type: "keep_colours", value: e.target.checked }));
+  $("apply").addEventListener("change", (e) => send({ type: "apply", value: e.target.value }));
   wireBlend();
   wirePicture();
   $("captions-enabled").addEventListener("change", (e) => {

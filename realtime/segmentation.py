@@ -1,0 +1,195 @@
+"""Where the person is: MediaPipe's selfie segmentation, made into a mask whose edges a viewer accepts.
+
+The model (Apache-2.0, 250 KB, inside the mediapipe wheel; scripts/setup.sh copies it out) sees the frame at
+256x144 (or 256x256 for upright frames) and answers a person probability per pixel. Three steps make that
+usable at full size on a live stream:
+
+1. Temporal smoothing at the model's size, as MediaPipe's own SegmentationSmoothingCalculator does: a pixel
+   the model is sure about takes the new answer at once (a moving person is followed without a lag trail),
+   a pixel it hesitates about (p near 0.5: the outline) leans on the previous answer, so a still outline
+   does not shimmer.
+2. Guided upsampling (He et al., guided filter, fitted at the model's size and applied at full size): the
+   mask's edge follows the frame's own edges (hair, shoulders) instead of a blurry or blocky enlargement.
+3. A feather band: probabilities below FEATHER[0] become exactly 0 and above FEATHER[1] exactly 1, with a
+   ramp between, so the untouched part of the frame is the input pixel for pixel.
+
+The model's ai-edge-litert build runs MediaPipe's custom op Convolution2DTransposeBias itself (checked in
+tests/test_segmentation.py), so the file is used as it ships.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import cv2
+import numpy as np
+
+from common.errors import UserError
+from export.upscale import box_filter
+from realtime.captioner.litert import LiteRTModel, find_model, load_model
+
+APPLY_MODES = ("all", "background", "person")  # what --apply styles
+LANDSCAPE_MODEL = "selfie_segmentation_landscape.tflite"  # 144x256 input: webcams, streams, most video
+SQUARE_MODEL = "selfie_segmentation.tflite"  # 256x256 input: upright (phone) frames
+PREVIOUS_RATIO = 0.7  # how much an uncertain pixel keeps of the previous frame (MediaPipe's selfie graph: 0.7)
+RADIUS = 2  # guided filter window radius at the model's size (5x5 px there, ~25 px of a 720p frame)
+EPS = 1e-3  # guided filter regulariser ((intensity in [0,1])^2): flatter windows keep the model's own mask
+FEATHER = (0.25, 0.75)  # mask values mapped to 0 and 1; between them a linear ramp (a few px wide)
+AUTO_SHARE = 0.1  # --mask-every auto: the model may take this share of the time between frames
+MAX_EVERY = 4  # ... and is run at least every this many frames, holding the mask in between
+INSTALL_HINT = ("the selfie segmentation model is not installed: run `bash scripts/setup.sh`, which copies it "
+                "out of the mediapipe wheel (or point STYLECAST_MEDIAPIPE at a folder holding {name})")
+
+
+class SelfieModel(LiteRTModel):
+    """One selfie segmentation model: an HxWx3 uint8 RGB frame -> person probability at the model's size."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        shape = self._interpreter.get_input_details()[0]["shape"]
+        self.size = (int(shape[1]), int(shape[2]))  # (h, w)
+        self._output = self.output_details[0]["index"]
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        h, w = self.size
+        small = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) * np.float32(1 / 255)
+        self.run(small)
+        return self.output(self._output)[0, :, :, 0].copy()
+
+
+def model_file(frame_hw: tuple[int, int]) -> str:
+    """The landscape model for frames wider than 6:5, the square one for the rest."""
+    h, w = frame_hw
+    return LANDSCAPE_MODEL if w >= 1.2 * h else SQUARE_MODEL
+
+
+def selfie_model(frame_hw: tuple[int, int]) -> SelfieModel:
+    """The model for frames of this shape, loaded once; a UserError saying how to install it when missing."""
+    name = model_file(frame_hw)
+    model = load_model(SelfieModel, name)
+    if model is None:
+        if find_model(name) is not None:
+            raise UserError(f"cannot run the selfie segmentation model {find_model(name)} "
+                            "(is ai-edge-litert installed? `bash scripts/setup.sh` installs it)")
+        raise UserError(INSTALL_HINT.format(name=name))
+    return model
+
+
+def check_model_installed() -> None:
+    """Fail early (before a camera opens) when --apply needs a model that is not there."""
+    selfie_model((720, 1280))
+    selfie_model((720, 720))
+
+
+def smooth(previous: np.ndarray | None, new: np.ndarray, ratio: float = PREVIOUS_RATIO) -> np.ndarray:
+    """Mix the previous mask into the new one where the new one is uncertain (entropy near 1 at p = 0.5)."""
+    if previous is None or previous.shape != new.shape or ratio <= 0:
+        return new
+    p = np.clip(new, 1e-6, 1 - 1e-6)
+    entropy = -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
+    keep = (1 - (1 - entropy) ** 2) * np.float32(ratio)
+    return (new + (previous - new) * keep).astype(np.float32)
+
+
+def guided_upsample(mask_small: np.ndarray, frame: np.ndarray, radius: int = RADIUS,
+                    eps: float = EPS) -> np.ndarray:
+    """hxw float mask + HxWx3 uint8 frame -> HxW float32 mask whose edges follow the frame's brightness edges.
+
+    The guided filter's linear model `mask ~ a * luma + b` is fitted in every window at the mask's size (cheap)
+    and evaluated at full size with the full-size luma (He & Sun's fast guided filter)."""
+    h, w = mask_small.shape
+    luma = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    guide = cv2.resize(luma, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) * np.float32(1 / 255)
+    mean_g, mean_m = box_filter(guide, radius), box_filter(mask_small, radius)
+    cov = box_filter(guide * mask_small, radius) - mean_g * mean_m
+    var = box_filter(guide * guide, radius) - mean_g * mean_g
+    a = cov / (var + np.float32(eps))
+    b = mean_m - a * mean_g
+    size = (frame.shape[1], frame.shape[0])
+    a = cv2.resize(box_filter(a, radius), size, interpolation=cv2.INTER_LINEAR)
+    b = cv2.resize(box_filter(b, radius), size, interpolation=cv2.INTER_LINEAR)
+    a *= luma.astype(np.float32)
+    a *= np.float32(1 / 255)
+    a += b
+    return a
+
+
+def feather(mask: np.ndarray, band: tuple[float, float] = FEATHER) -> np.ndarray:
+    """Ramp [band[0], band[1]] -> [0, 1], exact 0 and 1 outside (in place; returns it)."""
+    low, high = band
+    mask -= np.float32(low)
+    mask *= np.float32(1 / (high - low))
+    return np.clip(mask, 0.0, 1.0, out=mask)
+
+
+class PersonMasker:
+    """Frames in order -> HxW float32 person masks in [0, 1] (1 = person).
+
+    every: run the model every N frames (holding its smoothed answer in between; the guided upsampling still
+    follows each new frame's edges); None = auto, N = 1 while the model takes at most AUTO_SHARE of the time
+    between frames, more under CPU pressure, never more than MAX_EVERY.
+    """
+
+    def __init__(self, every: int | None = None, smoothing: float = PREVIOUS_RATIO):
+        if every is not None and every < 1:
+            raise UserError("--mask-every must be >= 1 or auto")
+        self.fixed_every = every
+        self.every = every or 1
+        self.smoothing = smoothing
+        self._low: np.ndarray | None = None  # smoothed probability at the model's size
+        self._model_file = ""
+        self._since = 0  # frames since the model last ran
+        self._model_s = 0.0  # moving averages: model time, time between frames
+        self._interval_s = 0.0
+        self._last_call = 0.0
+
+    def reset(self) -> None:
+        """Forget the previous frames (a new source, a cut)."""
+        self._low, self._since = None, 0
+
+    def low_res(self, frame: np.ndarray) -> np.ndarray:
+        """The smoothed person probability at the model's size, running the model when it is due."""
+        hw = frame.shape[:2]
+        if model_file(hw) != self._model_file:
+            self._model_file, self._low = model_file(hw), None
+        now = time.perf_counter()
+        if self._last_call:
+            self._interval_s = _average(self._interval_s, now - self._last_call)
+        self._last_call = now
+        if self._low is None or self._since + 1 >= self.every:
+            started = time.perf_counter()
+            self._low = smooth(self._low, selfie_model(hw)(frame), self.smoothing)
+            self._model_s = _average(self._model_s, time.perf_counter() - started)
+            self._since = 0
+            if self.fixed_every is None:
+                self.every = auto_every(self._model_s, self._interval_s)
+        else:
+            self._since += 1
+        return self._low
+
+    def __call__(self, frame: np.ndarray, fresh: bool = False) -> np.ndarray:
+        """fresh: the first frame of a new input (nothing from the previous one is mixed in)."""
+        if fresh:
+            self.reset()
+        if frame.shape[0] < 2 or frame.shape[1] < 2:  # a 1-px line has no outline to find: all background
+            return np.zeros(frame.shape[:2], np.float32)
+        return feather(guided_upsample(self.low_res(frame), frame))
+
+
+def auto_every(model_s: float, interval_s: float) -> int:
+    """How often the model runs: every frame while it costs <= AUTO_SHARE of a frame's time, else less often."""
+    if interval_s <= 0:
+        return 1
+    return max(1, min(MAX_EVERY, math.ceil(model_s / (AUTO_SHARE * interval_s))))
+
+
+def _average(old: float, new: float, weight: float = 0.1) -> float:
+    return new if old == 0 else old + (new - old) * weight
+
+
+def composite(original: np.ndarray, styled: np.ndarray, mask: np.ndarray, apply: str) -> np.ndarray:
+    """The styled frame where `apply` says, the original elsewhere (mask: 1 = person), blended along the feather."""
+    if apply == "all":
+        return styled
+    weight = mask if apply == "person" else 1.0 - mask
+    return cv2.blendLinear(styled, original, weight, 1.0 - weight)

@@ -1,0 +1,209 @@
+"""--apply background|person: MediaPipe's selfie model on real photos, the mask's edges and steadiness, the
+composite (the untouched part is the input pixel for pixel), and the option end to end on a decoded recording."""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import skimage.data
+from clips import decode, photo_clip
+
+import stream
+from common.errors import UserError
+from realtime import segmentation
+from realtime.captioner import litert
+from realtime.controls import LiveControls
+from realtime.processor import FrameProcessor
+from realtime.segmentation import PersonMasker, auto_every, composite, guided_upsample, smooth
+from realtime.webrtc.messages import BadRequest, parse_control
+
+REPO = Path(__file__).resolve().parents[1]
+W, H = 320, 240
+FACE = (slice(15, 65), slice(120, 165))  # (rows, columns) of the astronaut's face in astronaut_frame()
+WALL = (slice(0, 40), slice(280, 320))  # the grey wall right of the shuttle model: no person
+
+
+def astronaut_frame() -> np.ndarray:
+    """skimage's astronaut (Eileen Collins, NASA, public domain), framed like a webcam: 320x240, head and torso."""
+    return cv2.resize(skimage.data.astronaut(), (W, W))[40:40 + H]
+
+
+def empty_room() -> np.ndarray:
+    """A frame with nobody in it: skimage's rocket photo, 320x240."""
+    return cv2.resize(skimage.data.rocket(), (W, H))
+
+
+def test_the_shipped_model_runs_mediapipes_own_op_and_finds_a_person_in_a_real_photo() -> None:
+    model = segmentation.selfie_model((H, W))
+    ops = {op["op_name"] for op in model._interpreter._get_ops_details()}
+    assert "Convolution2DTransposeBias" in ops  # MediaPipe's custom op: ai-edge-litert runs it as it ships
+    probability = model(astronaut_frame())
+    assert probability.shape == (144, 256)
+    mask = PersonMasker()(astronaut_frame())
+    assert mask.shape == (H, W) and mask.dtype == np.float32
+    assert mask[FACE].mean() > 0.95 and mask[WALL].max() == 0.0
+    assert 0.3 < mask.mean() < 0.7  # a person filling the middle of a webcam frame
+
+
+def test_an_upright_frame_uses_the_square_model() -> None:
+    upright = cv2.resize(skimage.data.astronaut(), (240, 320))
+    assert segmentation.model_file(upright.shape[:2]) == segmentation.SQUARE_MODEL
+    mask = PersonMasker()(upright)
+    assert mask.shape == (320, 240) and mask[50:110, 95:125].mean() > 0.95  # the face
+
+
+def test_person_mode_keeps_everything_outside_the_mask_exactly_and_styles_inside() -> None:
+    original = astronaut_frame()
+    styled = 255 - original
+    mask = np.zeros((H, W), np.float32)
+    mask[:, 100:200] = 1.0
+    mask[:, 95:100] = np.linspace(0, 1, 5, dtype=np.float32)  # a feather band
+    person = composite(original, styled, mask, "person")
+    assert np.array_equal(person[:, :95], original[:, :95]) and np.array_equal(person[:, 200:], original[:, 200:])
+    assert np.array_equal(person[:, 100:200], styled[:, 100:200])
+    background = composite(original, styled, mask, "background")
+    assert np.array_equal(background[:, 100:200], original[:, 100:200])
+    assert np.array_equal(background[:, 200:], styled[:, 200:])
+    ramp, ends = person[:, 95:100].astype(int), (original[:, 95:100].astype(int), styled[:, 95:100].astype(int))
+    assert np.all((ramp >= np.minimum(*ends) - 1) & (ramp <= np.maximum(*ends) + 1))  # the feather blends between
+    assert composite(original, styled, mask, "all") is styled
+
+
+def test_smoothing_steadies_an_uncertain_outline_but_follows_a_sure_change_at_once() -> None:
+    previous = np.array([[0.9, 0.0, 1.0]], np.float32)
+    new = np.array([[0.5, 1.0, 0.0]], np.float32)  # unsure; sure someone arrived; sure they left
+    mixed = smooth(previous, new)
+    assert abs(mixed[0, 0] - (0.5 + 0.4 * segmentation.PREVIOUS_RATIO)) < 1e-4  # p = 0.5: leans on the past
+    assert mixed[0, 1] > 0.999 and mixed[0, 2] < 0.001  # no lag trail behind someone who moves
+    assert smooth(None, new) is new
+
+
+def test_the_upsampled_edge_follows_the_frames_edge_not_the_blocky_low_res_mask() -> None:
+    """A person-shaped bright region ending at x = 203 of 320, a model mask that only knows it to 1/4 px."""
+    frame = np.full((H, W, 3), 40, np.uint8)
+    frame[:, :203] = 200
+    low = np.zeros((60, 80), np.float32)
+    low[:, :50] = 1.0  # its edge at x = 200 full-size, blocky
+    low[:, 50] = 0.5
+    mask = segmentation.feather(guided_upsample(low, frame))
+    row = mask[H // 2]
+    assert row[:198].min() == 1.0 and row[208:].max() == 0.0
+    edge = int(np.argmax(row < 0.5))
+    assert abs(edge - 203) <= 1  # where the picture's edge is, within a pixel
+
+
+def test_mask_every_n_holds_the_models_answer_in_between(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    model = segmentation.selfie_model((H, W))
+
+    def counting(frame_hw):
+        calls.append(frame_hw)
+        return model
+
+    monkeypatch.setattr(segmentation, "selfie_model", counting)
+    masker = PersonMasker(every=3)
+    for _ in range(7):
+        masker(astronaut_frame())
+    assert len(calls) == 3  # frames 0, 3, 6
+    assert auto_every(0.002, 0.080) == 1  # 2 ms of an 80 ms frame: every frame
+    assert auto_every(0.016, 0.080) == 2 and auto_every(1.0, 0.080) == segmentation.MAX_EVERY
+    with pytest.raises(UserError):
+        PersonMasker(every=0)
+
+
+@pytest.mark.parametrize("shape", [(1, 640, 3), (2, 2, 3), (17, 31, 3), (481, 641, 3)])
+def test_odd_frame_sizes_give_a_mask_of_their_size(shape) -> None:
+    frame = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    mask = PersonMasker()(frame)
+    assert mask.shape == shape[:2] and np.isfinite(mask).all() and 0 <= mask.min() <= mask.max() <= 1
+
+
+def test_nobody_in_view_styles_all_in_background_mode_and_nothing_in_person_mode() -> None:
+    room = empty_room()
+    masker = PersonMasker()
+    for _ in range(5):  # steady over frames, not only on the first
+        mask = masker(room)
+        assert mask.max() == 0.0
+    styled = 255 - room
+    assert np.array_equal(composite(room, styled, mask, "person"), room)
+    assert np.array_equal(composite(room, styled, mask, "background"), styled)
+
+
+def test_preview_key_a_cycles_what_is_styled(tiny_style: Path) -> None:
+    from export.backends import create_stylizer
+
+    processor = FrameProcessor(create_stylizer(tiny_style, "pytorch-cpu"))
+    controls = LiveControls(processor, [str(tiny_style)])
+    said = [controls.handle_key(ord("a")) for _ in range(3)]
+    assert said == ["styling the background only", "styling the person only", "styling the whole frame"]
+    assert processor.apply == "all"
+
+
+def test_the_page_message_is_checked() -> None:
+    assert parse_control('{"type": "apply", "value": "person"}') == {"type": "apply", "value": "person"}
+    for bad in ('{"type": "apply"}', '{"type": "apply", "value": "face"}', '{"type": "apply", "value": 1}'):
+        with pytest.raises(BadRequest):
+            parse_control(bad)
+
+
+def test_without_the_model_apply_says_how_to_get_it_and_exits_non_zero(tmp_path, tiny_style, monkeypatch, capsys):
+    monkeypatch.setattr(litert, "MODEL_DIRS", [str(tmp_path)])
+    litert.load_model.cache_clear()
+    try:
+        code = stream.main(["run", "--source", "demo", "--headless", "--max-frames", "2", "--style", str(tiny_style),
+                            "--apply", "background", "--output", str(tmp_path / "out.mp4")])
+    finally:
+        litert.load_model.cache_clear()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and "scripts/setup.sh" in err[-1] and "selfie segmentation" in err[-1]
+    assert not (tmp_path / "out.mp4").exists()
+    with pytest.raises(UserError, match="--mask-every"):
+        from realtime.run import parse_mask_every
+        parse_mask_every("0")
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / "stream.py"), "run", "--headless", "--no-captions", *args],
+                          capture_output=True, text=True, timeout=300, cwd=REPO)
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory, tiny_style: Path) -> dict[str, object]:
+    """The astronaut clip styled three ways (all, background, person), decoded; and the mask of its input."""
+    folder = tmp_path_factory.mktemp("apply")
+    source = photo_clip(folder / "in.mp4", [(astronaut_frame(), 8)], fps=8)
+    outputs = {}
+    for apply in ("all", "background", "person"):
+        done = run("--source", str(source), "--style", str(tiny_style), "--apply", apply,
+                   "--output", str(folder / f"{apply}.mp4"))
+        assert done.returncode == 0, done.stderr
+        outputs[apply] = decode(folder / f"{apply}.mp4").frames
+    inputs = decode(source).frames
+    masker = PersonMasker()
+    masks = [masker(frame) for frame in inputs]
+    return {"input": inputs, "masks": masks, **outputs}
+
+
+def regions(mask: np.ndarray, margin: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    """(surely the person, surely not): the mask's 1 and 0 regions shrunk by `margin` px, away from the feather."""
+    kernel = np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)
+    return (cv2.erode((mask == 1).astype(np.uint8), kernel) > 0), (cv2.erode((mask == 0).astype(np.uint8), kernel) > 0)
+
+
+@pytest.mark.parametrize("apply", ["background", "person"])
+def test_a_recording_styles_only_the_chosen_region(recorded, apply: str) -> None:
+    assert len(recorded[apply]) == len(recorded["input"]) == 8
+    for original, mask, out, everything in zip(recorded["input"], recorded["masks"], recorded[apply], recorded["all"]):
+        person, background = regions(mask)
+        assert person.mean() > 0.25 and background.mean() > 0.25
+        kept, styled = (background, person) if apply == "person" else (person, background)
+        difference = np.abs(out.astype(int) - original.astype(int)).mean(axis=-1)
+        assert difference[kept].mean() < 3.0  # the input's own pixels, within codec error
+        assert difference[styled].mean() > 15.0
+        like_all = np.abs(out.astype(int) - everything.astype(int)).mean(axis=-1)
+        assert like_all[styled].mean() < 3.0  # styled exactly as --apply all styles it
