@@ -207,3 +207,68 @@ def test_a_recording_styles_only_the_chosen_region(recorded, apply: str) -> None
         assert difference[styled].mean() > 15.0
         like_all = np.abs(out.astype(int) - everything.astype(int)).mean(axis=-1)
         assert like_all[styled].mean() < 3.0  # styled exactly as --apply all styles it
+
+
+# --- the page's control in headless Chromium, with a person in front of the fake camera --------------------
+
+REGION_DIFF_JS = """([boxes]) => {
+  const grab = (id) => {
+    const canvas = document.createElement("canvas");
+    canvas.width = 320; canvas.height = 240;
+    const ctx = canvas.getContext("2d", { willReadFrequently: true });
+    ctx.drawImage(document.getElementById(id), 0, 0, 320, 240);
+    return ctx.getImageData(0, 0, 320, 240).data;
+  };
+  const output = grab("output"), camera = grab("camera");
+  return boxes.map(([top, bottom, left, right]) => {
+    let diff = 0, n = 0;
+    for (let y = top; y < bottom; y++) for (let x = left; x < right; x++) {
+      const i = 4 * (y * 320 + x);
+      for (let c = 0; c < 3; c++) diff += Math.abs(output[i + c] - camera[i + c]);
+      n += 3;
+    }
+    return diff / n;
+  });
+}"""
+
+
+def y4m(path: Path, image: np.ndarray, frames: int = 10) -> Path:
+    """A YUV4MPEG2 clip of a still photo: what Chromium's fake camera can play instead of its test pattern."""
+    h, w = image.shape[:2]
+    planes = cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420).tobytes()
+    path.write_bytes(f"YUV4MPEG2 W{w} H{h} F10:1 Ip A1:1 C420jpeg\n".encode() + (b"FRAME\n" + planes) * frames)
+    return path
+
+
+def test_the_page_styles_only_the_background_or_only_the_person(tmp_path: Path) -> None:
+    from test_webrtc import _free_port, _wait_for_url, make_tinted_style
+    from test_webrtc_browser import CHROMIUM, PATIENCE_MS, PATIENCE_S, playing_page
+
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    warm = make_tinted_style(tmp_path, "warm", (3.0, 0.0, -3.0))
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "stream.py"), "serve", "--port", str(_free_port()), "--style", str(warm),
+         "--no-captions", "--backend", "pytorch-cpu"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
+    boxes = [[r.start, r.stop, c.start, c.stop] for r, c in (FACE, WALL)]
+    try:
+        url = _wait_for_url(process)
+        with playing_page(url, height=900, camera=y4m(tmp_path / "astronaut.y4m", astronaut_frame())) as (_, page):
+            page.wait_for_function("() => window.stylecast.state && window.stylecast.state.apply === 'all'",
+                                   timeout=PATIENCE_MS)
+            for apply, face_kept, wall_kept in (("background", True, False), ("person", False, True),
+                                                ("all", False, False)):
+                page.select_option("#apply", apply)
+                page.wait_for_function(f"() => window.stylecast.state.apply === '{apply}'", timeout=PATIENCE_MS)
+                assert page.input_value("#apply") == apply
+                # frames already on their way were styled the old way: wait for the new look to arrive
+                wanted = " && ".join(f"d[{i}] {'<' if kept else '>'} {15 if kept else 40}"
+                                     for i, kept in enumerate((face_kept, wall_kept)))
+                page.wait_for_function(f"() => {{ const d = ({REGION_DIFF_JS})([{boxes}]); return {wanted}; }}",
+                                       timeout=PATIENCE_MS)
+            assert page.locator("#error").is_hidden()
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=PATIENCE_S)[0]
+    assert process.returncode == 0 and "Traceback" not in output, output

@@ -104,12 +104,15 @@ def red_minus_blue(sample: dict) -> float:
 
 
 @contextlib.contextmanager
-def playing_page(url: str, height: int) -> Iterator[tuple]:
-    """(browser, page): headless Chromium with the fake camera on `url`, once the styled video plays."""
+def playing_page(url: str, height: int, camera: Path | None = None) -> Iterator[tuple]:
+    """(browser, page): headless Chromium with the fake camera on `url`, once the styled video plays.
+
+    camera: a .y4m clip the fake camera plays (looped) instead of Chromium's own test pattern."""
     from playwright.sync_api import sync_playwright
 
+    args = CHROMIUM_ARGS + ([f"--use-file-for-fake-video-capture={camera}"] if camera else [])
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=args, headless=True)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": height})
             page.goto(url + "?w=320&h=240")
