@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from common.errors import UserError
-from export.cache import cache_dir, cache_key, file_sha256, write_atomically
+from export.cache import cache_dir, cache_key, file_sha256, prune, used, write_atomically
 from training.checkpoint import StyleInfo, load_style
 from training.model import StyleNetwork
 
@@ -120,7 +120,9 @@ def style_onnx(style: str | Path, precision: str = "fp32") -> tuple[Path, StyleI
     model, info = load_style(style, "cpu")
     key = cache_key(file_sha256(info.weights_path), torch.__version__, OPSET)
     fp32_path = cache_dir("onnx") / f"{info.name}-{key}.onnx"
-    if not fp32_path.is_file():
+    if fp32_path.is_file():
+        used(fp32_path)
+    else:
         log.info("exporting style '%s' to ONNX (once; cached at %s)", info.name, fp32_path)
         export_onnx(model, fp32_path)
         try:
@@ -128,9 +130,12 @@ def style_onnx(style: str | Path, precision: str = "fp32") -> tuple[Path, StyleI
         except ExportCheckError:
             fp32_path.unlink(missing_ok=True)  # never cache a broken export
             raise
+        prune("onnx")
     if precision == "fp32":
         return fp32_path, info
     fp16_path = fp32_path.with_name(f"{fp32_path.stem}-fp16.onnx")
-    if not fp16_path.is_file():
+    if fp16_path.is_file():
+        used(fp16_path)
+    else:
         convert_to_mixed_fp16(fp32_path, fp16_path)
     return fp16_path, info

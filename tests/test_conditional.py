@@ -5,6 +5,7 @@ tests never depend on the shipped one; its MLP output is what every picture and 
 """
 from __future__ import annotations
 
+import os
 import struct
 import subprocess
 import sys
@@ -280,3 +281,24 @@ def test_a_damaged_train_base_state_is_one_line(tmp_path):
     torch.save(state, state_path)
     with pytest.raises(UserError, match="resume state is damaged"):
         train_conditional(config, resume=True)
+
+
+def test_the_cache_keeps_the_most_recently_used_entries(tmp_path, conditional, monkeypatch):
+    """Pictures and blends make an entry each: past CACHE_LIMITS the least recently used go, whole."""
+    from export import cache
+
+    monkeypatch.setenv("STYLECAST_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setitem(cache.CACHE_LIMITS, "styles", 2)
+    made = [materialize(str(picture(tmp_path / f"p{i}.png", i)), conditional) for i in range(3)]
+    kept = sorted(p.name for p in made[0].parent.iterdir())
+    assert not made[0].exists() and not made[0].with_suffix(".json").exists()  # weights and JSON go together
+    assert kept == sorted([made[1].name, made[1].with_suffix(".json").name,
+                           made[2].name, made[2].with_suffix(".json").name])
+    os.utime(made[1], (1, 1)), os.utime(made[1].with_suffix(".json"), (1, 1))  # made long ago ...
+    assert materialize(str(tmp_path / "p1.png"), conditional) == made[1]  # ... but used again now
+    writing = made[1].parent / f".{made[2].name}.x.tmp"  # another process's half-written file
+    writing.write_bytes(b"")
+    os.utime(made[2], (2, 2)), os.utime(made[2].with_suffix(".json"), (2, 2))
+    materialize(str(picture(tmp_path / "p3.png", 3)), conditional)
+    assert made[1].exists() and not made[2].exists() and writing.exists()
+    assert cache.prune("styles", keep=0) and [p.name for p in made[1].parent.iterdir()] == [writing.name]

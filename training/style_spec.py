@@ -191,7 +191,7 @@ FOLD_VERSION = 1  # bump when ConditionalStyleNetwork.fixed() or the style code 
 def materialize(spec: str, conditional: Path | None = None) -> Path:
     """The style checkpoint for a picture or blend spec: folded from the conditional network, cached by the
     network's files, the fold's version and the code (the same picture twice is one entry)."""
-    from export.cache import cache_dir, cache_key, file_sha256
+    from export.cache import cache_dir, cache_key, file_sha256, prune, used
     from training.checkpoint import read_style_info, save_style
     from training.conditional import default_conditional, load_conditional
 
@@ -206,6 +206,7 @@ def materialize(spec: str, conditional: Path | None = None) -> Path:
     path = cache_dir("styles") / f"{name}-{key}.safetensors"
     try:  # a hit: the weights (written last) and a readable JSON; anything less is rebuilt
         if path.is_file() and read_style_info(path):
+            used(path, path.with_suffix(".json"))
             return path
     except UserError:
         pass
@@ -215,4 +216,5 @@ def materialize(spec: str, conditional: Path | None = None) -> Path:
                              "ingredients": [{"style": i.label, "weight": i.weight} for i in ingredients]})
     except OSError as exc:  # a full or read-only cache: one line, the old style keeps running
         raise UserError(f"cannot save the style for {spec!r}: {describe_os_error(exc)}") from None
+    prune("styles")
     return path

@@ -368,16 +368,19 @@ def save_picture(data: bytes) -> Path:
     decoded picture (at most style_spec.CODE_SIDE px long), never the client's bytes."""
     from PIL import Image
 
-    from export.cache import cache_dir, write_atomically
+    from export.cache import cache_dir, prune, used, write_atomically
     from training.style_spec import read_picture
 
     try:
         folder = cache_dir("uploads")
         os.chmod(folder, 0o700)  # other users of this machine do not see what was uploaded
         path = folder / f"upload_{hashlib.sha256(data).hexdigest()[:20]}.png"
-        if not path.is_file():
+        if path.is_file():
+            used(path)
+        else:
             picture = read_picture(data, "the uploaded file")
             write_atomically(path, lambda tmp: Image.fromarray(picture).save(tmp, format="PNG"))
+            prune("uploads")
     except OSError as exc:  # a full or read-only cache: the page hears one line, the stream keeps its style
         raise UserError(f"cannot keep the uploaded picture: {describe_os_error(exc)}") from None
     return path
