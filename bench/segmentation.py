@@ -207,6 +207,7 @@ def warping(frames: list[np.ndarray], style: str) -> dict[str, float]:
 # --- 3. cost ---------------------------------------------------------------------------------------------
 
 def cost(style: str, seconds: float, rounds: int, render_scale: str) -> dict[str, dict[str, list[float]]]:
+    """Per --apply: throughput fps, live fps, live latency p50 and render scale of each round (turns alternate)."""
     results: dict[str, dict[str, list[float]]] = {}
     processors = {apply: FrameProcessor(create_stylizer(style, "auto", render_scale), apply=apply)
                   for apply in ("all", "background", "person")}
@@ -220,6 +221,18 @@ def cost(style: str, seconds: float, rounds: int, render_scale: str) -> dict[str
             row["p50"].append(live.latency_ms(50))
             row["scale"].append(getattr(processor.stylizer, "scale", 1.0))
     return results
+
+
+def cost_table(costs: dict[str, dict[str, list[float]]]) -> list[str]:
+    lines = ["| --apply | throughput fps | vs all | live fps | vs all | live latency p50 ms | vs all | render scale |",
+             "|---|---|---|---|---|---|---|---|"]
+    base = {k: float(np.median(v)) for k, v in costs["all"].items()}
+    for apply, values in costs.items():
+        m = {k: float(np.median(v)) for k, v in values.items()}
+        lines.append(f"| {apply} | {m['throughput']:.2f} | {m['throughput'] / base['throughput']:.2f}x | "
+                     f"{m['live']:.2f} | {m['live'] / base['live']:.2f}x | {m['p50']:.0f} | "
+                     f"{m['p50'] - base['p50']:+.0f} ms | {m['scale']:.2f} |")
+    return lines
 
 
 # --- report ----------------------------------------------------------------------------------------------
@@ -256,16 +269,12 @@ def report(args, rows, sheet_path, steady, warp, costs, every, seconds) -> str:
               "| input | --apply all | background | person |", "|---|---|---|---|",
               f"| {warp['input']:.2f} | {warp['all']:.2f} | {warp['background']:.2f} | {warp['person']:.2f} |", ""]
     lines += ["## 3. Cost at 1280x720 (demo source, in turns in one run)", "",
-              f"`--render-scale {args.render_scale}`, backend auto, {args.rounds} rounds of {args.seconds:g} s each; "
-              "medians. The demo scene has no person: the model and the compositing run all the same.", "",
-              "| --apply | throughput fps | vs all | live fps | vs all | live latency p50 ms | vs all | render scale |",
-              "|---|---|---|---|---|---|---|---|"]
-    base = {k: float(np.median(v)) for k, v in costs["all"].items()}
-    for apply, values in costs.items():
-        m = {k: float(np.median(v)) for k, v in values.items()}
-        lines.append(f"| {apply} | {m['throughput']:.2f} | {m['throughput'] / base['throughput']:.2f}x | "
-                     f"{m['live']:.2f} | {m['live'] / base['live']:.2f}x | {m['p50']:.0f} | "
-                     f"{m['p50'] - base['p50']:+.0f} ms | {m['scale']:.2f} |")
+              f"Backend auto, {args.rounds} rounds of {args.seconds:g} s each per row; medians. The demo scene has "
+              "no person: the model and the compositing run all the same. Throughput: every frame, no pacing; "
+              "live: paced as a 30 fps camera, newest frame first."]
+    for scale, table in costs.items():
+        lines += ["", f"`--render-scale {scale}`:", ""] + cost_table(table)
+    base = {k: float(np.median(v)) for k, v in next(iter(costs.values()))["all"].items()}
     lines += ["", f"The model alone takes {every['model_ms']:.1f} ms a frame at 1280x720 (median); the whole mask "
               f"(model + guided upsampling + feather) {every['mask_ms']:.1f} ms and the composite "
               f"{every['composite_ms']:.1f} ms. `--mask-every auto` runs the model on every frame while it takes at "
@@ -298,7 +307,7 @@ def main() -> int:
     parser.add_argument("--style", default="mosaic")
     parser.add_argument("--seconds", type=float, default=8.0, help="seconds per cost run")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--render-scale", default="1", help="render scale of the cost runs (auto: see run --help)")
+    parser.add_argument("--render-scales", default="1,auto", help="render scales of the cost runs (see run --help)")
     parser.add_argument("--markdown", type=Path, default=REPO / "bench/results/segmentation.md")
     parser.add_argument("--sheet", type=Path, default=REPO / "docs/segmentation.jpg")
     args = parser.parse_args()
@@ -313,9 +322,9 @@ def main() -> int:
     steady = steadiness(still, megamind)
     args.trail = trail(sliding(still, 30))
     warp = warping(megamind, args.style)
-    costs = cost(args.style, args.seconds, args.rounds, args.render_scale)
+    costs = {scale: cost(args.style, args.seconds, args.rounds, scale) for scale in args.render_scales.split(",")}
     timings = mask_timings(still)
-    base_live = float(np.median(costs["all"]["live"]))
+    base_live = float(np.median(next(iter(costs.values()))["all"]["live"]))
     timings["auto"] = segmentation.auto_every(timings["model_ms"] / 1000, 1 / max(base_live, 1e-3))
     sheet = args.sheet.relative_to(REPO) if args.sheet.is_relative_to(REPO) else args.sheet
     text = report(args, rows, sheet, steady, warp, costs, timings, time.perf_counter() - started)
