@@ -88,17 +88,19 @@ class FrameProcessor:
         started = time.perf_counter()
         image = frame.image
         apply, styled = self.apply, self.style_enabled and self.strength > 0.0
-        mask = None
+        mask, timings = None, dict(frame.timings)
         if styled and apply != "all" and self._mask_thread is not None and self.masker is not None:
-            mask = self._mask_thread.submit(self.masker, image, frame.index == 0)  # meanwhile, the style network
+            mask = self._mask_thread.submit(_timed, self.masker, image, frame.index == 0)  # beside the network
         with self._lock:
             if styled:
                 image = self.stylizer(image, self.strength)
         if styled and self.keep_colours:  # after the lock: a style switch need not wait for it
             image = keep_colours(frame.image, image)
         if mask is not None:
-            image = composite(frame.image, image, mask.result(), apply)
-        return replace(frame, image=image, timings=dict(frame.timings, stylize=time.perf_counter() - started))
+            person, timings["mask"] = mask.result()
+            image = composite(frame.image, image, person, apply)
+        timings["stylize"] = time.perf_counter() - started
+        return replace(frame, image=image, timings=timings)
 
     def overlay(self, frame: Frame) -> Frame:
         """Second half of process(): burn in the caption active at frame.pts (if captions are on)."""
@@ -107,3 +109,9 @@ class FrameProcessor:
         if self.captions is not None and self.captions_enabled and self.renderer is not None:
             image = self.renderer.draw(image, self.captions.active(frame.pts), frame.pts)
         return replace(frame, image=image, timings=dict(frame.timings, overlay=time.perf_counter() - started))
+
+
+def _timed(function, *args):
+    """(function(*args), seconds it took): the mask's own cost, for the run's per-stage summary."""
+    started = time.perf_counter()
+    return function(*args), time.perf_counter() - started
