@@ -63,17 +63,19 @@ def overlay(rgb: np.ndarray, mask: np.ndarray, ignore: np.ndarray) -> np.ndarray
     return out
 
 
-def contact_sheet(items: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], height: int = 300, cols: int = 4) -> np.ndarray:
+def contact_sheet(items: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], box: tuple[int, int] = (400, 300),
+                  cols: int = 4) -> np.ndarray:
+    """Every overlay fitted into a box of box=(width, height) pixels, labelled, in rows of cols."""
     tiles = []
     for name, rgb, mask, ignore in items:
-        tile = overlay(rgb, mask, ignore)
-        tile = cv2.resize(tile, (round(tile.shape[1] * height / tile.shape[0]), height), interpolation=cv2.INTER_AREA)
-        label = f"{name}  {100 * mask.mean():.0f}% person"
-        cv2.putText(tile, label, (5, height - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
-        cv2.putText(tile, label, (5, height - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+        img = overlay(rgb, mask, ignore)
+        scale = min(box[0] / img.shape[1], box[1] / img.shape[0])
+        img = cv2.resize(img, (round(img.shape[1] * scale), round(img.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+        tile = np.full((box[1] + 20, box[0], 3), 255, np.uint8)
+        tile[:img.shape[0], :img.shape[1]] = img
+        cv2.putText(tile, f"{name}  {100 * mask.mean():.0f}% person", (3, box[1] + 15), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
+                    (0, 0, 0), 1, cv2.LINE_AA)
         tiles.append(tile)
-    width = max(t.shape[1] for t in tiles)
-    tiles = [np.pad(t, ((0, 0), (0, width - t.shape[1]), (0, 0)), constant_values=255) for t in tiles]
     tiles += [np.full_like(tiles[0], 255)] * (-len(tiles) % cols)
     return np.vstack([np.hstack(tiles[i:i + cols]) for i in range(0, len(tiles), cols)])
 

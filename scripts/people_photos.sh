@@ -14,12 +14,12 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$OUT"
 PACKAGES=(kphotoalbum opencv-doc darknet python-matplotlib-data)
-(cd "$WORK" && apt-get download "${PACKAGES[@]}" >/dev/null 2>&1 \
+(cd "$WORK" && apt-get download "${PACKAGES[@]}" >/dev/null \
   && for p in "${PACKAGES[@]}"; do mkdir -p "x/$p" && dpkg-deb -x "$p"_*.deb "x/$p"; done)
 take() {  # PKG PATH-INSIDE-PACKAGE: copy to OUT/PKG-basename
   cp "$WORK/x/$1$2" "$OUT/$1-$(basename "$2")"
 }
-for f in jesper_2 new_wave_2 qt-logo bar55 bar55_2 grand_canyon_2 anne_helene pool cold_water; do
+for f in jesper_2 new_wave_2 bar55_2 qt-logo grand_canyon_2 anne_helene; do
   take kphotoalbum "/usr/share/kphotoalbum/demo/$f.jpg"
 done
 take opencv-doc /usr/share/doc/opencv-doc/examples/data/messi5.jpg
