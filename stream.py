@@ -79,7 +79,7 @@ def add_style_options(p: argparse.ArgumentParser, engine: bool = True) -> None:
                             "or only the person (found by MediaPipe's selfie segmentation)")
         p.add_argument("--mask-every", default="auto", metavar="N|auto",
                        help="with --apply: find the person every N frames, holding the mask in between; auto "
-                            "(default) runs it every frame unless it takes over 10%% of the frame time, then "
+                            "(default) runs it every frame unless it takes over 25%% of the frame time, then "
                             "every 2-4 frames")
         p.add_argument("--backend", default="auto",
                        help="inference backend: auto (the fastest available here), tensorrt, pytorch-cuda, "

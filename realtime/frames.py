@@ -15,6 +15,8 @@ class Frame:
     pts: presentation time in seconds from the start of the source (keeps file timestamps).
     captured_at: time.monotonic() when the source produced it, for glass-to-glass latency.
     index: running frame number from the source.
+    input_id: which of several inputs sharing one processor it came from (a WebRTC peer), so that what a
+        processor carries from frame to frame (the person mask) never crosses from one input to another.
     """
 
     image: np.ndarray
@@ -23,3 +25,4 @@ class Frame:
     index: int
     time_base: Fraction | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    input_id: int = 0

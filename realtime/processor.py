@@ -18,7 +18,7 @@ from export.backends import Stylizer
 from realtime.captioner.base import CaptionRenderer, CaptionSource
 from realtime.colour import keep_colours
 from realtime.frames import Frame
-from realtime.segmentation import APPLY_MODES, PersonMasker, check_model_installed, composite
+from realtime.segmentation import APPLY_MODES, PersonMasks, check_model_installed, composite
 
 
 class FrameProcessor:
@@ -42,8 +42,9 @@ class FrameProcessor:
         self.renderer = renderer
         self.captions_enabled = captions is not None and renderer is not None
         self._lock = threading.Lock()
+        self.masks: PersonMasks | None = None  # made when first needed (it loads the segmentation model)
         self.mask_every = mask_every  # None = auto (realtime/segmentation.py)
-        self.masker: PersonMasker | None = None
+        self.stills = False  # every frame a photo of its own (an image folder): no mask is carried over
         self._mask_thread: ThreadPoolExecutor | None = None
         self.apply = "all"
         self.set_apply(apply)
@@ -64,12 +65,22 @@ class FrameProcessor:
         on a thread of its own while the style network runs (their costs overlap on two cores)."""
         if apply not in APPLY_MODES:
             raise UserError(f"--apply must be one of {', '.join(APPLY_MODES)}, not '{str(apply)[:40]}'")
-        if apply != "all" and self.masker is None:
+        if apply != "all" and self.masks is None:
             check_model_installed()
-            self.masker = PersonMasker(self.mask_every)
-            self._mask_thread = ThreadPoolExecutor(1, thread_name_prefix="stylecast-mask")
+            self.masks = PersonMasks(self.mask_every)
         self.apply = apply
         return apply
+
+    def forget(self, input_id: int) -> None:
+        """One of the inputs (a WebRTC peer) has gone: drop its frame-to-frame state."""
+        if self.masks is not None:
+            self.masks.forget(input_id)
+
+    def close(self) -> None:
+        """End the mask thread (a frame still in it finishes first); a later frame starts a new one."""
+        thread, self._mask_thread = self._mask_thread, None
+        if thread is not None:
+            thread.shutdown(wait=True)
 
     def set_strength(self, strength: float) -> None:
         self.strength = min(1.0, max(0.0, float(strength)))
@@ -89,8 +100,10 @@ class FrameProcessor:
         image = frame.image
         apply, styled = self.apply, self.style_enabled and self.strength > 0.0
         mask, timings = None, dict(frame.timings)
-        if styled and apply != "all" and self._mask_thread is not None and self.masker is not None:
-            mask = self._mask_thread.submit(_timed, self.masker, image, frame.index == 0)  # beside the network
+        if styled and apply != "all" and self.masks is not None:
+            if self._mask_thread is None:
+                self._mask_thread = ThreadPoolExecutor(1, thread_name_prefix="stylecast-mask")
+            mask = self._mask_thread.submit(self.masks, frame, self.stills)  # beside the style network
         with self._lock:
             if styled:
                 image = self.stylizer(image, self.strength)
@@ -110,8 +123,3 @@ class FrameProcessor:
             image = self.renderer.draw(image, self.captions.active(frame.pts), frame.pts)
         return replace(frame, image=image, timings=dict(frame.timings, overlay=time.perf_counter() - started))
 
-
-def _timed(function, *args):
-    """(function(*args), seconds it took): the mask's own cost, for the run's per-stage summary."""
-    started = time.perf_counter()
-    return function(*args), time.perf_counter() - started

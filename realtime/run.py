@@ -48,6 +48,11 @@ def check_values(args: argparse.Namespace) -> None:
     positive("duration", args.duration)
     positive("caption-every", getattr(args, "caption_every", None))
     check_strength(args.strength)
+    parse_mask_every(getattr(args, "mask_every", "auto"))
+    if getattr(args, "apply", "all") != "all":
+        from realtime.segmentation import check_model_installed
+
+        check_model_installed()  # before a camera opens or a model loads
 
 
 def check_strength(strength: float) -> None:
@@ -68,12 +73,9 @@ def build_processor(args: argparse.Namespace) -> FrameProcessor:
     """The stylizer (through the one backend chooser) and the FrameProcessor around it."""
     from export.backends import create_stylizer
     from realtime.processor import FrameProcessor
-    from realtime.segmentation import check_model_installed
 
     check_strength(args.strength)
     apply, mask_every = getattr(args, "apply", "all"), parse_mask_every(getattr(args, "mask_every", "auto"))
-    if apply != "all":
-        check_model_installed()  # before a model loads or a camera opens
     stylizer = create_stylizer(args.style, args.backend, getattr(args, "render_scale", 1.0),
                                getattr(args, "target_fps", None))
     _say(f"style '{stylizer.info.name}' on {stylizer.name}")
@@ -85,9 +87,13 @@ def parse_mask_every(value: str) -> int | None:
     """--mask-every: a whole number >= 1, or 'auto' (None)."""
     if value == "auto":
         return None
-    if not value.isdigit() or int(value) < 1:
+    try:
+        every = int(value, 10) if value.isascii() else 0
+    except ValueError:
+        every = 0
+    if every < 1:
         raise UserError(f"--mask-every must be a whole number >= 1 or auto, not '{value[:40]}'")
-    return int(value)
+    return every
 
 
 def style_cycle(processor: FrameProcessor, current: str) -> list[str]:
@@ -173,9 +179,11 @@ def run_one(args: argparse.Namespace, processor: FrameProcessor, source: FrameSo
         raise
     stats = None
     before = _file_identity(output)
+    processor.stills = isinstance(source, ImageFolderSource)  # each photo gets a mask of its own
     try:
         stats = _run_pipeline(args, processor, source, output, label, recording)
     finally:
+        processor.close()
         if captioning is not None:  # after the recording is closed: subtitles beside it, --speak audio mixed in
             captioning.finish(video_written=output is None or _file_identity(output) not in (None, before))
     if stats.written == 0 and (output is not None or stats.captured == 0):  # (not: quit before the first frame)

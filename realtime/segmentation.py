@@ -13,6 +13,9 @@ usable at full size on a live stream:
 3. A feather band: probabilities below FEATHER[0] become exactly 0 and above FEATHER[1] exactly 1, with a
    ramp between, so the untouched part of the frame is the input pixel for pixel.
 
+Each input keeps its own history (PersonMasks: one masker per WebRTC peer), and a masker starts afresh
+when its frames stop being consecutive or change size, so no mask is carried from one picture to another.
+
 The model's ai-edge-litert build runs MediaPipe's custom op Convolution2DTransposeBias itself (checked in
 tests/test_segmentation.py), so the file is used as it ships.
 """
@@ -27,6 +30,7 @@ import numpy as np
 from common.errors import UserError
 from export.upscale import box_filter
 from realtime.captioner.litert import LiteRTModel, find_model, load_model
+from realtime.frames import Frame
 
 APPLY_MODES = ("all", "background", "person")  # what --apply styles
 LANDSCAPE_MODEL = "selfie_segmentation_landscape.tflite"  # 144x256 input: webcams, streams, most video
@@ -35,7 +39,8 @@ PREVIOUS_RATIO = 0.7  # how much an uncertain pixel keeps of the previous frame 
 RADIUS = 2  # guided filter window radius at the model's size (5x5 px there, ~25 px of a 720p frame)
 EPS = 1e-3  # guided filter regulariser ((intensity in [0,1])^2): flatter windows keep the model's own mask
 FEATHER = (0.25, 0.75)  # mask values mapped to 0 and 1; between them a linear ramp (a few px wide)
-AUTO_SHARE = 0.1  # --mask-every auto: the model may take this share of the time between frames
+AUTO_SHARE = 0.25  # --mask-every auto: the mask may take this share of the time between frames (it runs
+# beside the style network, so below that it costs little; above, it is what holds the frame rate back)
 MAX_EVERY = 4  # ... and is run at least every this many frames, holding the mask in between
 INSTALL_HINT = ("the selfie segmentation model is not installed: run `bash scripts/setup.sh`, which copies it "
                 "out of the mediapipe wheel (or point STYLECAST_MEDIAPIPE at a folder holding {name})")
@@ -91,12 +96,15 @@ def smooth(previous: np.ndarray | None, new: np.ndarray, ratio: float = PREVIOUS
     return (new + (previous - new) * keep).astype(np.float32)
 
 
-def guided_upsample(mask_small: np.ndarray, frame: np.ndarray, radius: int = RADIUS,
-                    eps: float = EPS) -> np.ndarray:
-    """hxw float mask + HxWx3 uint8 frame -> HxW float32 mask whose edges follow the frame's brightness edges.
+def guided_upsample(mask_small: np.ndarray, frame: np.ndarray, radius: int = RADIUS, eps: float = EPS,
+                    band: tuple[float, float] = FEATHER) -> np.ndarray:
+    """hxw float mask + HxWx3 uint8 frame -> HxW float32 mask whose edges follow the frame's brightness edges,
+    feathered: values below band[0] become exactly 0, above band[1] exactly 1, a linear ramp between.
 
     The guided filter's linear model `mask ~ a * luma + b` is fitted in every window at the mask's size (cheap)
-    and evaluated at full size with the full-size luma (He & Sun's fast guided filter)."""
+    and evaluated at full size with the full-size luma (He & Sun's fast guided filter). The luma's 1/255 and the
+    feather's ramp are folded into a and b first, so the full-size work is two resizes, one multiply-add and
+    a clip."""
     h, w = mask_small.shape
     luma = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
     guide = cv2.resize(luma, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) * np.float32(1 / 255)
@@ -105,29 +113,21 @@ def guided_upsample(mask_small: np.ndarray, frame: np.ndarray, radius: int = RAD
     var = box_filter(guide * guide, radius) - mean_g * mean_g
     a = cov / (var + np.float32(eps))
     b = mean_m - a * mean_g
-    size = (frame.shape[1], frame.shape[0])
-    a = cv2.resize(box_filter(a, radius), size, interpolation=cv2.INTER_LINEAR)
-    b = cv2.resize(box_filter(b, radius), size, interpolation=cv2.INTER_LINEAR)
-    a *= luma.astype(np.float32)
-    a *= np.float32(1 / 255)
-    a += b
-    return a
-
-
-def feather(mask: np.ndarray, band: tuple[float, float] = FEATHER) -> np.ndarray:
-    """Ramp [band[0], band[1]] -> [0, 1], exact 0 and 1 outside (in place; returns it)."""
     low, high = band
-    mask -= np.float32(low)
-    mask *= np.float32(1 / (high - low))
+    ramp = np.float32(1 / (high - low))
+    a = box_filter(a, radius) * (ramp / np.float32(255))
+    b = (box_filter(b, radius) - np.float32(low)) * ramp
+    size = (frame.shape[1], frame.shape[0])
+    mask = cv2.multiply(luma, cv2.resize(a, size, interpolation=cv2.INTER_LINEAR), dtype=cv2.CV_32F)
+    mask += cv2.resize(b, size, interpolation=cv2.INTER_LINEAR)
     return np.clip(mask, 0.0, 1.0, out=mask)
 
 
 class PersonMasker:
-    """Frames in order -> HxW float32 person masks in [0, 1] (1 = person).
+    """Frames of one input, in order -> HxW float32 person masks in [0, 1] (1 = person).
 
-    every: run the model every N frames (holding its smoothed answer in between; the guided upsampling still
-    follows each new frame's edges); None = auto, N = 1 while the model takes at most AUTO_SHARE of the time
-    between frames, more under CPU pressure, never more than MAX_EVERY.
+    every: work the mask out every N frames and hold it in between; None = auto: N = 1 while the mask takes at
+    most AUTO_SHARE of the time between frames, more under CPU pressure, never more than MAX_EVERY.
     """
 
     def __init__(self, every: int | None = None, smoothing: float = PREVIOUS_RATIO):
@@ -137,50 +137,72 @@ class PersonMasker:
         self.every = every or 1
         self.smoothing = smoothing
         self._low: np.ndarray | None = None  # smoothed probability at the model's size
-        self._model_file = ""
+        self._mask: np.ndarray | None = None  # the last full-size mask (held while the model is not due)
+        self._shape: tuple[int, ...] = ()
         self._since = 0  # frames since the model last ran
-        self._model_s = 0.0  # moving averages: model time, time between frames
+        self._mask_s = 0.0  # moving averages: the whole mask's time, time between frames
         self._interval_s = 0.0
         self._last_call = 0.0
 
     def reset(self) -> None:
-        """Forget the previous frames (a new source, a cut)."""
-        self._low, self._since = None, 0
-
-    def low_res(self, frame: np.ndarray) -> np.ndarray:
-        """The smoothed person probability at the model's size, running the model when it is due."""
-        hw = frame.shape[:2]
-        if model_file(hw) != self._model_file:
-            self._model_file, self._low = model_file(hw), None
-        now = time.perf_counter()
-        if self._last_call:
-            self._interval_s = _average(self._interval_s, now - self._last_call)
-        self._last_call = now
-        if self._low is None or self._since + 1 >= self.every:
-            started = time.perf_counter()
-            self._low = smooth(self._low, selfie_model(hw)(frame), self.smoothing)
-            self._model_s = _average(self._model_s, time.perf_counter() - started)
-            self._since = 0
-            if self.fixed_every is None:
-                self.every = auto_every(self._model_s, self._interval_s)
-        else:
-            self._since += 1
-        return self._low
+        """Forget the previous frames (a new input, a cut, a pause)."""
+        self._low, self._mask, self._since, self._last_call = None, None, 0, 0.0
 
     def __call__(self, frame: np.ndarray, fresh: bool = False) -> np.ndarray:
-        """fresh: the first frame of a new input (nothing from the previous one is mixed in)."""
-        if fresh:
+        """fresh: nothing from earlier frames may be mixed in (a new input, a pause, a photo of its own)."""
+        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+            raise UserError(f"the person mask needs HxWx3 uint8 RGB frames, not {frame.shape} {frame.dtype}")
+        if fresh or frame.shape != self._shape:  # a new framing: the old mask would sit in the wrong place
             self.reset()
+            self._shape = frame.shape
         if frame.shape[0] < 2 or frame.shape[1] < 2:  # a 1-px line has no outline to find: all background
             return np.zeros(frame.shape[:2], np.float32)
-        return feather(guided_upsample(self.low_res(frame), frame))
+        started = time.perf_counter()
+        if self._last_call:
+            self._interval_s = _average(self._interval_s, started - self._last_call)
+        self._last_call = started
+        if self._mask is not None and self._since + 1 < self.every:
+            self._since += 1
+            return self._mask  # held: the frames in between cost nothing
+        self._low = smooth(self._low, selfie_model(frame.shape[:2])(frame), self.smoothing)
+        self._since = 0
+        self._mask = guided_upsample(self._low, frame)
+        self._mask_s = _average(self._mask_s, time.perf_counter() - started)
+        if self.fixed_every is None:
+            self.every = auto_every(self._mask_s, self._interval_s)
+        return self._mask
 
 
-def auto_every(model_s: float, interval_s: float) -> int:
-    """How often the model runs: every frame while it costs <= AUTO_SHARE of a frame's time, else less often."""
+class PersonMasks:
+    """One PersonMasker per input sharing a processor (the WebRTC peers), each fresh when its frames are not
+    consecutive (the first frame, a pause with the style off, a dropped run of frames)."""
+
+    MAX_INPUTS = 32
+
+    def __init__(self, every: int | None = None):
+        self.every = every
+        self._maskers: dict[int, tuple[PersonMasker, int]] = {}  # input -> (its masker, its last frame's index)
+
+    def __call__(self, frame: Frame, stills: bool = False) -> tuple[np.ndarray, float]:
+        """(the frame's person mask, seconds it took); stills: every frame is a photo of its own."""
+        started = time.perf_counter()
+        masker, last = self._maskers.pop(frame.input_id, (None, -2))
+        masker = masker or PersonMasker(self.every)
+        mask = masker(frame.image, fresh=stills or frame.index != last + 1)
+        self._maskers[frame.input_id] = (masker, frame.index)  # now the most recently used
+        while len(self._maskers) > self.MAX_INPUTS:
+            self._maskers.pop(next(iter(self._maskers)))
+        return mask, time.perf_counter() - started
+
+    def forget(self, input_id: int) -> None:
+        self._maskers.pop(input_id, None)
+
+
+def auto_every(mask_s: float, interval_s: float) -> int:
+    """How often the model runs: every frame while the mask costs <= AUTO_SHARE of a frame's time, else less."""
     if interval_s <= 0:
         return 1
-    return max(1, min(MAX_EVERY, math.ceil(model_s / (AUTO_SHARE * interval_s))))
+    return max(1, min(MAX_EVERY, math.ceil(mask_s / (AUTO_SHARE * interval_s))))
 
 
 def _average(old: float, new: float, weight: float = 0.1) -> float:
@@ -191,5 +213,6 @@ def composite(original: np.ndarray, styled: np.ndarray, mask: np.ndarray, apply:
     """The styled frame where `apply` says, the original elsewhere (mask: 1 = person), blended along the feather."""
     if apply == "all":
         return styled
-    weight = mask if apply == "person" else 1.0 - mask
-    return cv2.blendLinear(styled, original, weight, 1.0 - weight)
+    other = np.subtract(np.float32(1), mask)
+    person, background = (mask, other) if apply == "person" else (other, mask)
+    return cv2.blendLinear(styled, original, person, background)

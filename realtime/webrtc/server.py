@@ -207,7 +207,7 @@ class StreamServer:
             if track.kind != "video" or peer.role != "send" or peer.track is not None:
                 return  # audio (or a second video) is not used
             self.broadcast.add_sender(peer.id)
-            peer.track = StylizedTrack(track, self.worker,
+            peer.track = StylizedTrack(track, self.worker, input_id=peer.id,
                                        on_output=lambda image: self.broadcast.publish(peer.id, image))
             pc.addTrack(peer.track)
 
@@ -241,6 +241,7 @@ class StreamServer:
         self.broadcast.remove_sender(peer.id)
         if peer.track is not None:
             peer.track.stop()
+            self.worker.forget(peer.id)
         try:
             await peer.pc.close()
         except Exception as exc:  # noqa: BLE001 - aiortc cannot close a connection an offer left half built;
@@ -251,6 +252,7 @@ class StreamServer:
         await asyncio.gather(*(self.close_peer(peer) for peer in list(self.peers.values())))
         self.worker.close()
         self.switcher.close()
+        self.processor.close()
 
     # --- data channel -------------------------------------------------------------------------
 
@@ -297,8 +299,8 @@ class StreamServer:
             self.blend = {key: message[key] for key in ("a", "b", "value")}
         elif kind == "keep_colours":
             self.processor.keep_colours = message["value"]
-        elif kind == "apply":
-            self.processor.set_apply(message["value"])
+        elif kind == "apply":  # the first time loads the segmentation model: off the event loop
+            await asyncio.to_thread(self.processor.set_apply, message["value"])
         elif kind == "strength":
             self.processor.set_strength(message["value"])
         elif kind == "style_enabled":

@@ -28,10 +28,11 @@ class StylizedTrack(MediaStreamTrack):
     kind = "video"
 
     def __init__(self, source: MediaStreamTrack, worker: InferenceWorker,
-                 on_output: Callable[[np.ndarray], None] | None = None):
+                 on_output: Callable[[np.ndarray], None] | None = None, input_id: int = 0):
         super().__init__()
         self.source = source
         self.worker = worker
+        self.input_id = input_id  # the peer: the worker keeps each input's frame-to-frame state apart
         self.on_output = on_output
         self.received = 0
         self.dropped = 0
@@ -66,7 +67,7 @@ class StylizedTrack(MediaStreamTrack):
         camera_frame, arrived_at = self._newest
         self._newest = None
         try:
-            image = await self.worker.process(camera_frame)
+            image = await self.worker.process(camera_frame, self.input_id)
         except Exception:  # noqa: BLE001 - a failing backend must not freeze the page's video for good
             self.errors += 1
             if self.errors == 1:

@@ -32,17 +32,25 @@ class InferenceWorker:
         self.processor = processor
         self.started_at = time.monotonic()
         self.frames = 0
+        self.frames_of: dict[int, int] = {}  # per input (peer): its own running frame number
         self.last_stylize_ms = 0.0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stylecast-inference")
 
-    async def process(self, frame: av.VideoFrame) -> np.ndarray:
-        """Decoded browser frame -> HxWx3 uint8 RGB stylized, captioned image."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._process, frame)
+    async def process(self, frame: av.VideoFrame, input_id: int = 0) -> np.ndarray:
+        """Decoded browser frame of one input (a peer's camera) -> HxWx3 uint8 RGB stylized, captioned image."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._process, frame, input_id)
 
-    def _process(self, video_frame: av.VideoFrame) -> np.ndarray:
+    def forget(self, input_id: int) -> None:
+        """An input has gone: drop what was kept for it."""
+        self.frames_of.pop(input_id, None)
+        self.processor.forget(input_id)
+
+    def _process(self, video_frame: av.VideoFrame, input_id: int) -> np.ndarray:
         now = time.monotonic()
+        index = self.frames_of.get(input_id, 0)
         frame = Frame(image=video_frame.to_ndarray(format="rgb24"), pts=now - self.started_at,
-                      captured_at=now, index=self.frames)
+                      captured_at=now, index=index, input_id=input_id)
+        self.frames_of[input_id] = index + 1
         self.frames += 1
         result = self.processor.process(frame)
         self.last_stylize_ms = 1000.0 * result.timings.get("stylize", 0.0)
