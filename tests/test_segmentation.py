@@ -39,11 +39,12 @@ def empty_room() -> np.ndarray:
 
 
 def test_the_shipped_model_runs_mediapipes_own_op_and_finds_a_person_in_a_real_photo() -> None:
-    model = segmentation.selfie_model((H, W))
-    ops = {op["op_name"] for op in model._interpreter._get_ops_details()}
-    assert "Convolution2DTransposeBias" in ops  # MediaPipe's custom op: ai-edge-litert runs it as it ships
-    probability = model(astronaut_frame())
-    assert probability.shape == (144, 256)
+    for frame_hw, model_hw in (((180, 320), (144, 256)), ((H, W), (256, 256))):  # 16:9 and 4:3 frames
+        model = segmentation.selfie_model(frame_hw)
+        ops = {op["op_name"] for op in model._interpreter._get_ops_details()}
+        assert "Convolution2DTransposeBias" in ops  # MediaPipe's custom op: ai-edge-litert runs it as it ships
+        probability = model(cv2.resize(astronaut_frame(), frame_hw[::-1]))
+        assert probability.shape == model_hw and probability[:model_hw[0] // 4].max() > 0.9  # a head up there
     mask = PersonMasker()(astronaut_frame())
     assert mask.shape == (H, W) and mask.dtype == np.float32
     assert mask[FACE].mean() > 0.95 and mask[WALL].max() == 0.0
