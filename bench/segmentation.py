@@ -39,6 +39,7 @@ from realtime.segmentation import PersonMasker, composite, selfie_model  # noqa:
 REPO = Path(__file__).resolve().parents[1]
 MEGAMIND = Path("/usr/share/doc/opencv-doc/examples/data/Megamind.avi")
 BAND_PX = 6  # half-width of the band around the outline where shimmer shows
+EXAMPLES = ("python-matplotlib-data-grace_hopper.jpg", "kphotoalbum-bar55_2.jpg", "kphotoalbum-grand_canyon_2.jpg")
 CUT = 25.0  # mean absolute difference (0-255) between frames above which a frame starts a new shot
 
 
@@ -115,6 +116,28 @@ def contact_sheet(tiles: list[np.ndarray], width: int = 1600) -> np.ndarray:
     rows.append(row)
     lines = [np.hstack(r + [np.zeros((r[0].shape[0], width - sum(t.shape[1] for t in r), 3), np.uint8)]) for r in rows]
     return np.vstack(lines)
+
+
+def examples(photo_dir: Path, style: str, names: tuple[str, ...], height: int = 240) -> np.ndarray:
+    """What a user sees: each photo as it is, styled whole, background only, person only."""
+    from training.data import read_image
+
+    rows = []
+    for name in names:
+        image = read_image(photo_dir / name)
+        image = cv2.resize(image, (round(image.shape[1] * height / image.shape[0]) // 2 * 2, height),
+                           interpolation=cv2.INTER_AREA)
+        tiles = [image]
+        for apply in ("all", "background", "person"):
+            processor = FrameProcessor(create_stylizer(style, "onnx-cpu", "1"), apply=apply)
+            processor.stills = True
+            tiles.append(processor.stylize(Frame(image, 0.0, 0.0, 0)).image)
+            processor.close()
+        for tile, label in zip(tiles, ("input", "--apply all", "--apply background", "--apply person")):
+            cv2.putText(tile, label, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 2, cv2.LINE_AA)
+        rows.append(np.hstack(tiles))
+    width = max(r.shape[1] for r in rows)
+    return np.vstack([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows])
 
 
 # --- 2. steadiness ---------------------------------------------------------------------------------------
@@ -310,11 +333,14 @@ def main() -> int:
     parser.add_argument("--render-scales", default="1,auto", help="render scales of the cost runs (see run --help)")
     parser.add_argument("--markdown", type=Path, default=REPO / "bench/results/segmentation.md")
     parser.add_argument("--sheet", type=Path, default=REPO / "docs/segmentation.jpg")
+    parser.add_argument("--examples", type=Path, default=REPO / "docs/apply.jpg")
     args = parser.parse_args()
     started = time.perf_counter()
     rows, tiles = accuracy(args.photos) if args.photos.is_dir() else ([], [])
     if tiles:
         cv2.imwrite(str(args.sheet), cv2.cvtColor(contact_sheet(tiles), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+        figure = examples(args.photos, args.style, EXAMPLES)
+        cv2.imwrite(str(args.examples), cv2.cvtColor(figure, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
     import skimage.data
 
     still = cv2.resize(skimage.data.astronaut(), (640, 640))[80:560]
