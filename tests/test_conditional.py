@@ -21,7 +21,8 @@ from clips import decode
 from common.errors import UserError
 from tests.training_data import TINY_ARCHITECTURE, write_content_folder
 from training.checkpoint import load_style, resolve_style
-from training.conditional import ConditionalStyleNetwork, load_conditional, mix_codes, save_conditional
+from training.conditional import FOLDED_DETAIL, ConditionalStyleNetwork, load_conditional, mix_codes, save_conditional
+from training.model import StyleNetwork
 from training.style_code import CODE_SIZE, style_code
 from training.style_spec import materialize, parse_spec
 
@@ -76,9 +77,15 @@ def test_a_fixed_style_is_a_plain_style_network_that_exports_like_a_shipped_one(
     model = load_conditional(conditional)
     code = torch.from_numpy(style_code(cv2.imread(str(picture(tmp_path / "a.png", 7)))[..., ::-1].copy()))
     assert code.shape == (CODE_SIZE,) and torch.isfinite(code).all()
-    x = torch.rand(1, 3, 45, 61)
+    x = torch.rand(1, 3, 48, 64)
     with torch.no_grad():
-        assert torch.allclose(model.fixed(code)(x), model(x, code), atol=1e-6)
+        folded = model.fixed(code)
+        plain = StyleNetwork(**model.architecture)
+        plain.load_state_dict(folded.state_dict())
+        assert torch.allclose(plain(x), model(x, code), atol=1e-6)  # the fold is the conditional network ...
+        detail = (FOLDED_DETAIL / 100) * folded.fine_detail(x * 2 - 1)  # ... plus the photo's finest detail
+        assert torch.allclose(folded(x), (model(x, code) + detail).clamp(0, 1), atol=1e-5)
+        assert folded.architecture["detail"] == FOLDED_DETAIL and float(detail.abs().mean()) > 1e-3
     from export.onnx import check_onnx, style_onnx
 
     path = materialize(str(tmp_path / "a.png"), conditional)
@@ -212,7 +219,7 @@ def test_refine_starts_from_the_instant_style(tmp_path, conditional):
     assert result.returncode == 0, result.stderr
     _, info = load_style(tmp_path / "styles" / "mine.safetensors")
     assert info.training["init"].endswith(".safetensors") and info.training["steps_done"] == 3
-    assert info.architecture == load_conditional(conditional).architecture
+    assert info.architecture == {**load_conditional(conditional).architecture, "detail": FOLDED_DETAIL}  # as folded
 
 
 def test_resolve_style_keeps_names_and_checkpoints_as_they_were(tiny_style):

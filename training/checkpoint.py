@@ -153,6 +153,7 @@ def read_style_info(weights_path: Path) -> StyleInfo:
 ARCHITECTURE_LIMIT = 1024  # no sane StyleNetwork size comes near this; a bigger one is a damaged JSON
 ARCHITECTURE_DEFAULTS = {name: p.default for name, p in inspect.signature(StyleNetwork).parameters.items()}
 COUNTS = ("depth", "quarter_blocks", "half_blocks")  # numbers of blocks: 0 is a (small) network; widths are >= 1
+MAY_BE_ZERO = COUNTS + ("detail",)  # ... and no detail pass-through is the plain network
 
 
 def _check_architecture(info: StyleInfo) -> None:
@@ -165,7 +166,7 @@ def _check_architecture(info: StyleInfo) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= ARCHITECTURE_LIMIT:
             raise UserError(f"{meta_path}: architecture '{key}' = {_shown(value)} "
                             f"is not an integer in 0..{ARCHITECTURE_LIMIT}")
-        if value == 0 and key not in COUNTS:
+        if value == 0 and key not in MAY_BE_ZERO:
             raise UserError(f"{meta_path}: architecture '{key}' = 0 makes no network (a width must be at least 1)")
     architecture = {**ARCHITECTURE_DEFAULTS, **info.architecture}
     if architecture["dim"] % architecture["heads"]:

@@ -30,6 +30,9 @@ from training.model import LayerNorm2d, StyleNetwork
 from training.style_code import CODE_SIZE
 
 
+FOLDED_DETAIL = 50  # percent; 0 folds to exactly the trained network
+
+
 def style_dependent_names(network: StyleNetwork) -> list[str]:
     """The parameters the code controls: LayerNorm affines, biases, depthwise kernels, half-size and output convs."""
     names = []
@@ -79,8 +82,12 @@ class ConditionalStyleNetwork(nn.Module):
 
     @torch.no_grad()
     def fixed(self, code: torch.Tensor) -> StyleNetwork:
-        """A plain StyleNetwork with this style's weights folded in: what export and every backend run."""
-        network = StyleNetwork(**self.architecture)
+        """A plain StyleNetwork with this style's weights folded in: what export and every backend run.
+
+        It passes FOLDED_DETAIL % of the input's finest detail through (StyleNetwork's `detail`): on the held-out
+        paintings the conditional network alone kept less structure than the peer on most of them and lost
+        fur, whiskers and faces (bench/results/arbitrary.md has the figures with and without it)."""
+        network = StyleNetwork(**{**self.architecture, "detail": FOLDED_DETAIL})
         network.load_state_dict({name: value.detach().clone() for name, value in self.style_weights(code).items()})
         return network.eval()
 

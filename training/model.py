@@ -14,11 +14,23 @@ Design constraints (why it looks like this):
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 PAD_MULTIPLE = 8
+DETAIL_SIGMA = 1.5  # px: what `detail` passes through is finer than this
+
+
+def gaussian_kernel(sigma: float) -> torch.Tensor:
+    """1x1xKxK normalised Gaussian, K = 2 * ceil(3 sigma) + 1 (PAD_MULTIPLE keeps frames larger than K / 2)."""
+    radius = max(1, math.ceil(3 * sigma))
+    ramp = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    line = torch.exp(-ramp ** 2 / (2 * sigma ** 2))
+    kernel = line[:, None] * line[None, :]
+    return (kernel / kernel.sum()).view(1, 1, 2 * radius + 1, 2 * radius + 1)
 
 
 class LayerNorm2d(nn.Module):
@@ -130,11 +142,20 @@ class StyleNetwork(nn.Module):
     """
 
     def __init__(self, base_channels: int = 16, dim: int = 64, depth: int = 2, heads: int = 4, ffn_mult: int = 2,
-                 quarter_blocks: int = 2, half_blocks: int = 2, full_channels: int = 8):
+                 quarter_blocks: int = 2, half_blocks: int = 2, full_channels: int = 8, detail: int = 0):
         super().__init__()
         c = base_channels
         self.architecture = dict(base_channels=base_channels, dim=dim, depth=depth, heads=heads, ffn_mult=ffn_mult,
                                  quarter_blocks=quarter_blocks, half_blocks=half_blocks, full_channels=full_channels)
+        # detail: percent of the input's finest luminance detail (a fixed high-pass, DETAIL_SIGMA px) added to the
+        # output: the whiskers, hair and lettering a small network blurs away. Fixed, not learned; 0 (the shipped
+        # per-style networks) leaves the graph exactly as it was. Pictures and blends use it (conditional.py).
+        self.detail = detail
+        if detail:
+            self.architecture["detail"] = detail
+            self.register_buffer("luma_weights", torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1) / 2,
+                                 persistent=False)  # of x in [-1, 1]: luma in [0, 1] units, minus a constant
+            self.register_buffer("blur", gaussian_kernel(DETAIL_SIGMA), persistent=False)
         self.encode_half = nn.Sequential(nn.PixelUnshuffle(2), ConvLayer(12, c, 3, norm=False))  # H/2
         self.encode_quarter = nn.Sequential(ConvLayer(c, 2 * c, 3, stride=2), SeparableResidual(2 * c))  # H/4
         self.down = ConvLayer(2 * c, dim, 3, stride=2)  # H/8 tokens
@@ -158,7 +179,15 @@ class StyleNetwork(nn.Module):
         half = self.half_decoder(half + upsample2(self.to_half(quarter)))
         full = upsample2(self.to_full(half))
         y = torch.sigmoid(self.output(torch.cat([full, x], dim=1)))
+        if self.detail:
+            y = (y + (self.detail / 100.0) * self.fine_detail(x)).clamp(0.0, 1.0)
         return y[..., :h, :w]
+
+    def fine_detail(self, x: torch.Tensor) -> torch.Tensor:
+        """Bx1xHxW: the input's luminance minus its Gaussian blur (x in [-1, 1], result in [0, 1] units)."""
+        luma = F.conv2d(x, self.luma_weights)
+        radius = self.blur.shape[-1] // 2
+        return luma - F.conv2d(F.pad(luma, (radius,) * 4, mode="reflect"), self.blur)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -185,7 +185,8 @@ def style_name(ingredients: list[Ingredient]) -> str:
     return "-".join(parts)[:80]
 
 
-FOLD_VERSION = 1  # bump when ConditionalStyleNetwork.fixed() or the style code changes what a code becomes
+FOLD_VERSION = 2  # bump when ConditionalStyleNetwork.fixed() or the style code changes what a code becomes
+# (2: the folded network passes the input's finest detail through, conditional.FOLDED_DETAIL)
 
 
 def materialize(spec: str, conditional: Path | None = None) -> Path:
