@@ -196,7 +196,8 @@ def test_page_streams_stylized_video_and_switches_style(server: str, tmp_path: P
         wait_for_peers(server, 1)  # the viewer page's connection went away with it
         shot = tmp_path / "webrtc.png"
         page.wait_for_function("() => window.stylecast.stats.fps > 1", timeout=PATIENCE_MS)  # stats in the picture
-        page.screenshot(path=str(shot))
+        page.evaluate("() => window.scrollTo(0, 0)")  # the clicks above scrolled the controls into view
+        page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 10_000
         if os.environ.get("STYLECAST_SCREENSHOT"):
             shutil.copyfile(shot, os.environ["STYLECAST_SCREENSHOT"])

@@ -231,6 +231,7 @@ class OfflineNarrator:
 
 
 _POOLS: list[ProcessPoolExecutor] = []  # every detectors' process this program started
+MANAGER_JOIN_S = 5.0  # only bounds a shutdown on a machine with no CPU to spare; it normally takes ms
 
 
 @functools.lru_cache(maxsize=2)
@@ -256,7 +257,13 @@ def stop_detector_processes() -> None:
     for pool in _POOLS:
         for process in list((getattr(pool, "_processes", None) or {}).values()):
             process.terminate()
+        manager = getattr(pool, "_executor_manager_thread", None)  # shutdown() forgets it
         pool.shutdown(wait=False, cancel_futures=True)
+        # Let the pool's manager thread finish closing its pipes now: at interpreter exit CPython 3.11 writes
+        # to its wake-up pipe unlocked, and a close racing that write printed "OSError: Bad file descriptor"
+        # (1 `serve` shutdown in 2). With its child terminated the thread ends within milliseconds.
+        if manager is not None:
+            manager.join(timeout=MANAGER_JOIN_S)
     _POOLS.clear()
     detector_process.cache_clear()
 
