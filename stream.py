@@ -78,7 +78,8 @@ def add_style_options(p: argparse.ArgumentParser, engine: bool = True) -> None:
                        help="what to style: the whole frame (default), only the background (you stay yourself) "
                             "or only the person (found by MediaPipe's selfie segmentation)")
         p.add_argument("--mask-every", default="auto", metavar="N|auto",
-                       help="with --apply: find the person every N frames, holding the mask in between; auto "
+                       help="with --apply (or the preview key a / the page's Style control): find the person "
+                            "every N frames, holding the mask in between unless the picture changes; auto "
                             "(default) runs it every frame unless it takes over 25%% of the frame time, then "
                             "every 2-4 frames")
         p.add_argument("--backend", default="auto",

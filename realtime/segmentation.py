@@ -7,7 +7,7 @@ usable at full size on a live stream:
 1. Temporal smoothing at the model's size, as MediaPipe's own SegmentationSmoothingCalculator does: a pixel
    the model is sure about takes the new answer at once (a moving person is followed without a lag trail),
    a pixel it hesitates about (p near 0.5: the outline) leans on the previous answer, so a still outline
-   does not shimmer.
+   does not shimmer. Where the picture itself changed (someone left, a cut) nothing is carried over.
 2. Guided upsampling (He et al., guided filter, fitted at the model's size and applied at full size): the
    mask's edge follows the frame's own edges (hair, shoulders) instead of a blurry or blocky enlargement.
 3. A feather band: probabilities below FEATHER[0] become exactly 0 and above FEATHER[1] exactly 1, with a
@@ -36,12 +36,14 @@ APPLY_MODES = ("all", "background", "person")  # what --apply styles
 LANDSCAPE_MODEL = "selfie_segmentation_landscape.tflite"  # 144x256 input: webcams, streams, most video
 SQUARE_MODEL = "selfie_segmentation.tflite"  # 256x256 input: upright (phone) frames
 PREVIOUS_RATIO = 0.7  # how much an uncertain pixel keeps of the previous frame (MediaPipe's selfie graph: 0.7)
+MOTION_NOISE, MOTION_FULL = 0.03, 0.15  # change (0-1 intensity, at the model's size) below: noise; above: moved
 RADIUS = 2  # guided filter window radius at the model's size (5x5 px there, ~25 px of a 720p frame)
 EPS = 1e-3  # guided filter regulariser ((intensity in [0,1])^2): flatter windows keep the model's own mask
 FEATHER = (0.25, 0.75)  # mask values mapped to 0 and 1; between them a linear ramp (a few px wide)
 AUTO_SHARE = 0.25  # --mask-every auto: the mask may take this share of the time between frames (it runs
 # beside the style network, so below that it costs little; above, it is what holds the frame rate back)
 MAX_EVERY = 4  # ... and is run at least every this many frames, holding the mask in between
+HOLD_UNTIL_MOVED = 0.05  # ... unless this share of the picture changed since (a cut, someone walking out)
 INSTALL_HINT = ("the selfie segmentation model is not installed: run `bash scripts/setup.sh`, which copies it "
                 "out of the mediapipe wheel (or point STYLECAST_MEDIAPIPE at a folder holding {name})")
 
@@ -56,8 +58,14 @@ class SelfieModel(LiteRTModel):
         self._output = self.output_details[0]["index"]
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
+        return self.predict(self.model_input(frame))
+
+    def model_input(self, frame: np.ndarray) -> np.ndarray:
+        """The frame as the model sees it: its size, float RGB in [0, 1]."""
         h, w = self.size
-        small = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) * np.float32(1 / 255)
+        return cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) * np.float32(1 / 255)
+
+    def predict(self, small: np.ndarray) -> np.ndarray:
         self.run(small)
         return self.output(self._output)[0, :, :, 0].copy()
 
@@ -90,14 +98,28 @@ def check_model_installed() -> None:
     selfie_model((720, 720))
 
 
-def smooth(previous: np.ndarray | None, new: np.ndarray, ratio: float = PREVIOUS_RATIO) -> np.ndarray:
-    """Mix the previous mask into the new one where the new one is uncertain (entropy near 1 at p = 0.5)."""
+def smooth(previous: np.ndarray | None, new: np.ndarray, ratio: float = PREVIOUS_RATIO,
+           motion: np.ndarray | None = None) -> np.ndarray:
+    """Mix the previous mask into the new one where the new one is uncertain (entropy near 1 at p = 0.5) and the
+    picture itself did not change there (motion: 0 = still, 1 = changed; a person who leaves or a cut is
+    followed at once instead of leaving a fading ghost of the old outline)."""
     if previous is None or previous.shape != new.shape or ratio <= 0:
         return new
     p = np.clip(new, 1e-6, 1 - 1e-6)
     entropy = -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
     keep = (1 - (1 - entropy) ** 2) * np.float32(ratio)
+    if motion is not None:
+        keep *= 1 - motion
     return (new + (previous - new) * keep).astype(np.float32)
+
+
+def motion(previous: np.ndarray | None, current: np.ndarray) -> np.ndarray | None:
+    """Per pixel of the model's input: how much the picture changed since the previous one, 0 (still, or only
+    sensor noise) to 1 (a change of MOTION_FULL or more)."""
+    if previous is None or previous.shape != current.shape:
+        return None
+    change = cv2.absdiff(previous, current).max(axis=-1)
+    return np.clip((change - np.float32(MOTION_NOISE)) * np.float32(1 / (MOTION_FULL - MOTION_NOISE)), 0.0, 1.0)
 
 
 def guided_upsample(mask_small: np.ndarray, frame: np.ndarray, radius: int = RADIUS, eps: float = EPS,
@@ -142,6 +164,7 @@ class PersonMasker:
         self.smoothing = smoothing
         self._low: np.ndarray | None = None  # smoothed probability at the model's size
         self._mask: np.ndarray | None = None  # the last full-size mask (held while the model is not due)
+        self._small: np.ndarray | None = None  # the model's input last time (what changed since)
         self._shape: tuple[int, ...] = ()
         self._since = 0  # frames since the model last ran
         self._mask_s = 0.0  # moving averages: the whole mask's time, time between frames
@@ -150,7 +173,7 @@ class PersonMasker:
 
     def reset(self) -> None:
         """Forget the previous frames (a new input, a cut, a pause)."""
-        self._low, self._mask, self._since, self._last_call = None, None, 0, 0.0
+        self._low, self._mask, self._small, self._since, self._last_call = None, None, None, 0, 0.0
 
     def __call__(self, frame: np.ndarray, fresh: bool = False) -> np.ndarray:
         """fresh: nothing from earlier frames may be mixed in (a new input, a pause, a photo of its own)."""
@@ -165,11 +188,15 @@ class PersonMasker:
         if self._last_call:
             self._interval_s = _average(self._interval_s, started - self._last_call)
         self._last_call = started
-        if self._mask is not None and self._since + 1 < self.every:
+        model = selfie_model(frame.shape[:2])
+        small = model.model_input(frame)
+        moved = motion(self._small, small)
+        if self._mask is not None and self._since + 1 < self.every and moved is not None \
+                and float(np.mean(moved > 0.5)) < HOLD_UNTIL_MOVED:
             self._since += 1
-            return self._mask  # held: the frames in between cost nothing
-        self._low = smooth(self._low, selfie_model(frame.shape[:2])(frame), self.smoothing)
-        self._since = 0
+            return self._mask  # held: the frames in between cost a resize
+        self._low = smooth(self._low, model.predict(small), self.smoothing, moved)
+        self._small, self._since = small, 0
         self._mask = guided_upsample(self._low, frame)
         self._mask_s = _average(self._mask_s, time.perf_counter() - started)
         if self.fixed_every is None:

@@ -101,12 +101,8 @@ def test_the_upsampled_edge_follows_the_frames_edge_not_the_blocky_low_res_mask(
 def test_mask_every_n_holds_the_models_answer_in_between(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
     model = segmentation.selfie_model((H, W))
-
-    def counting(frame_hw):
-        calls.append(frame_hw)
-        return model
-
-    monkeypatch.setattr(segmentation, "selfie_model", counting)
+    predict = model.predict
+    monkeypatch.setattr(model, "predict", lambda small: calls.append(small.shape) or predict(small))
     masker = PersonMasker(every=3)
     for _ in range(7):
         masker(astronaut_frame())
@@ -343,3 +339,23 @@ def test_the_page_styles_only_the_background_or_only_the_person(tmp_path: Path) 
         process.terminate()
         output = process.communicate(timeout=PATIENCE_S)[0]
     assert process.returncode == 0 and "Traceback" not in output, output
+
+
+def test_a_person_who_leaves_leaves_no_ghost() -> None:
+    """Person, then a cut to an empty room: the room's first frame is all background (a carried-over outline
+    would style a ghost of the person in `person` mode)."""
+    masks = segmentation.PersonMasks(every=1)
+    for i in range(4):
+        masks(frame_of(astronaut_frame(), i))
+    after, _ = masks(frame_of(empty_room(), 4))
+    assert after.max() == 0.0
+
+
+def test_a_held_mask_is_not_held_over_a_cut() -> None:
+    """--mask-every 5: the mask from the person's frames is not laid over the empty room after a cut."""
+    masks = segmentation.PersonMasks(every=5)
+    for i in range(3):
+        held, _ = masks(frame_of(astronaut_frame(), i))
+    assert held[FACE].mean() > 0.95
+    after, _ = masks(frame_of(empty_room(), 3))
+    assert after.max() == 0.0
