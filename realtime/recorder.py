@@ -87,11 +87,29 @@ def _quiet_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+@contextlib.contextmanager
+def scheduling_kept() -> Iterator[None]:
+    """Give the calling thread back its CPU scheduling policy after opening an encoder. SVT-AV1 makes the thread
+    that opens it real-time (SCHED_FIFO) whenever it may, i.e. as root: probing the usable encoders once left
+    the whole program real-time, and every process it started after (a browser under test) inherited it; on a
+    2-core machine a real-time thread that spins starves everything, Ctrl-C included."""
+    try:
+        policy, param = os.sched_getscheduler(0), os.sched_getparam(0)
+    except (AttributeError, OSError):  # not Linux
+        yield
+        return
+    try:
+        yield
+    finally:
+        if os.sched_getscheduler(0) != policy:
+            os.sched_setscheduler(0, policy, param)
+
+
 @functools.lru_cache(maxsize=None)
 def encoder_opens(codec: str) -> str | None:
     """None when `codec` opens here for a small yuv420p picture, else why not (hardware missing, ...)."""
     try:
-        with _quiet_stderr():
+        with _quiet_stderr(), scheduling_kept():
             context = av.CodecContext.create(codec, "w")
             context.width, context.height = TRIAL_SIZE
             context.pix_fmt = "yuv420p"
@@ -260,7 +278,9 @@ class FileSink(Sink):
         return np.pad(image, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
 
     def _encode(self, av_frame: av.VideoFrame | None) -> None:
-        for packet in self._video.encode(av_frame):
+        with scheduling_kept():  # the first frame opens the encoder (see scheduling_kept)
+            packets = self._video.encode(av_frame)
+        for packet in packets:
             self._container.mux(packet)
 
     def _guarded(self, step, *args) -> None:

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import errno
+import os
 import io
 import time
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -244,3 +246,17 @@ def test_preview_hotkeys_switch_on_their_own_thread_while_frames_flow(tiny_style
     assert processor.style_name == "tiny" and controls.take_message() is None
     release.set()
     assert controls.take_message(wait_s=240) == "style: other" and processor.style_name == "other"
+
+
+def test_probing_and_using_encoders_leaves_the_program_scheduled_as_it_was(tmp_path):
+    """SVT-AV1 makes the thread that opens it SCHED_FIFO when it can (as root); nothing may stay real-time."""
+    from realtime.recorder import encoder_opens
+
+    before = os.sched_getscheduler(0)
+    encoder_opens.cache_clear()
+    with pytest.raises(UserError):
+        check_output_path(Path("out.mp4"), "nosuchcodec")  # lists the usable encoders: opens every one
+    assert os.sched_getscheduler(0) == before
+    if "libsvtav1" in av.codecs_available and encoder_opens("libsvtav1") is None:
+        record(tmp_path / "av1.mkv", frames_at([0.0, 0.1]), codec="libsvtav1")
+        assert os.sched_getscheduler(0) == before
