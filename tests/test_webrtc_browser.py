@@ -105,17 +105,19 @@ def red_minus_blue(sample: dict) -> float:
 
 
 def chromium_without_realtime() -> Path:
-    """Chromium, unable to make its threads real-time. As root it can, and once here every thread of a browser
-    under test ran SCHED_FIFO while two of them spun in the kernel (d_invalidate from a thread's exit, on /proc):
-    real-time spinners on a 2-core VM starve everything else, the test's own time-outs included. Without
-    CAP_SYS_NICE (and RLIMIT_RTPRIO 0) sched_setscheduler(SCHED_FIFO) fails and Chromium runs its threads
-    normally. Not root, or no setpriv: Chromium itself."""
-    setpriv = shutil.which("setpriv")
-    if os.geteuid() != 0 or setpriv is None:
+    """Chromium started as an ordinary (SCHED_OTHER) process that cannot make its threads real-time.
+
+    Twice a suite run hung here: every Chromium thread was SCHED_FIFO (inherited: opening SVT-AV1 as root had
+    made the test process real-time, fixed in recorder.scheduling_kept) and two of them spun in the kernel,
+    starving the 2-core VM, time-outs included. So the browser is started with `chrt -o 0` (whatever the
+    parent's policy) and without CAP_SYS_NICE (it cannot ask for real-time either). Not root, or no
+    chrt/setpriv: Chromium itself."""
+    chrt, setpriv = shutil.which("chrt"), shutil.which("setpriv")
+    if os.geteuid() != 0 or chrt is None or setpriv is None:
         return CHROMIUM
     wrapper = Path(tempfile.gettempdir()) / f"stylecast-chromium-{os.getpid()}.sh"
     if not wrapper.exists():
-        wrapper.write_text(f"#!/bin/sh\nexec {setpriv} --inh-caps=-sys_nice --ambient-caps=-sys_nice "
+        wrapper.write_text(f"#!/bin/sh\nexec {chrt} -o 0 {setpriv} --inh-caps=-sys_nice --ambient-caps=-sys_nice "
                            f"--bounding-set=-sys_nice {CHROMIUM} \"$@\"\n")
         wrapper.chmod(0o755)
     return wrapper
