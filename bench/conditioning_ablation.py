@@ -37,7 +37,7 @@ from bench.quality import DEFAULT_CLIP, as_array, clip_frames, harness_photos, s
 from common.threads import set_torch_threads  # noqa: E402
 from training.conditional import ConditionalStyleNetwork  # noqa: E402
 from training.conditional_train import ConditionalConfig, ConditionalTrainer  # noqa: E402
-from training.data import load_images, read_image  # noqa: E402
+from training.data import load_images, read_image, to_image, to_tensor  # noqa: E402
 from training.model import StyleNetwork  # noqa: E402
 from training.style_code import CODE_SIZE, style_code  # noqa: E402
 from training.train import _content_crops, _seed_everything, stylize_image  # noqa: E402
@@ -221,9 +221,7 @@ def report(results: dict) -> str:
 def stylize_with_code(model: nn.Module, code: torch.Tensor, photo: np.ndarray) -> np.ndarray:
     """HxWx3 uint8 -> styled HxWx3 uint8 through a network that takes the code per call."""
     with torch.no_grad():
-        x = torch.from_numpy(photo).permute(2, 0, 1)[None].float() / 255
-        y = model(x, code)
-    return (y[0].permute(1, 2, 0).clamp(0, 1) * 255 + 0.5).byte().numpy()
+        return to_image(model(to_tensor(photo), code))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.metrics import clip_flows, warping_error  # noqa: E402
 from bench.pipeline import pipeline_run  # noqa: E402
+from bench.quality import clip_frames  # noqa: E402
 from export.backends import create_stylizer  # noqa: E402
 from realtime import segmentation  # noqa: E402
 from realtime.frames import Frame  # noqa: E402
@@ -38,6 +39,7 @@ from realtime.segmentation import PersonMasker, composite, selfie_model  # noqa:
 
 REPO = Path(__file__).resolve().parents[1]
 MEGAMIND = Path("/usr/share/doc/opencv-doc/examples/data/Megamind.avi")
+MEGAMIND_HEIGHT = 470  # its 720x528 frames at 640 px wide
 BAND_PX = 6  # half-width of the band around the outline where shimmer shows
 EXAMPLES = ("python-matplotlib-data-grace_hopper.jpg", "kphotoalbum-bar55_2.jpg", "kphotoalbum-grand_canyon_2.jpg")
 CUT = 25.0  # mean absolute difference (0-255) between frames above which a frame starts a new shot
@@ -153,16 +155,6 @@ def sliding(image: np.ndarray, frames: int, step: int = 6) -> list[np.ndarray]:
     h, w = image.shape[:2]
     return [cv2.warpAffine(image, np.float32([[1, 0, step * i - frames * step // 2], [0, 1, 0]]), (w, h),
                            borderMode=cv2.BORDER_REPLICATE) for i in range(frames)]
-
-
-def clip(path: Path, width: int = 640) -> list[np.ndarray]:
-    capture, frames = cv2.VideoCapture(str(path)), []
-    while True:
-        ok, bgr = capture.read()
-        if not ok:
-            return frames
-        height = round(bgr.shape[0] * width / bgr.shape[1] / 2) * 2
-        frames.append(cv2.cvtColor(cv2.resize(bgr, (width, height), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB))
 
 
 def shots(frames: list[np.ndarray]) -> list[list[np.ndarray]]:
@@ -344,7 +336,7 @@ def main() -> int:
     import skimage.data
 
     still = cv2.resize(skimage.data.astronaut(), (640, 640))[80:560]
-    megamind = clip(MEGAMIND)
+    megamind = clip_frames(MEGAMIND, 10**6, MEGAMIND_HEIGHT)  # every frame, 640x470
     steady = steadiness(still, megamind)
     args.trail = trail(sliding(still, 30))
     warp = warping(megamind, args.style)

@@ -30,7 +30,6 @@ from realtime.sources import FrameSource, ImageFolderSource, image_files, open_s
 
 if TYPE_CHECKING:  # torch loads with the model, after every check that can fail fast
     from realtime.processor import FrameProcessor
-    from realtime.segmentation import check_model_installed
 
 PROGRESS_EVERY_S = 0.5
 PROGRESS_LINE_EVERY_S = 1.0  # --progress lines: one line a second (the first frame's at once)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import av
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 import skimage.data
 from clips import decode, photo_clip
+from test_run import stylecast
 
 REPO = Path(__file__).resolve().parents[1]
 FPS, W, H = 8, 320, 240
@@ -28,8 +28,7 @@ def scene_clip(path: Path) -> Path:
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(REPO / "stream.py"), "run", "--headless", *args],
-                          capture_output=True, text=True, timeout=180, cwd=REPO)
+    return stylecast("--headless", *args)
 
 
 def cues(path: Path) -> list[tuple[float, float, str]]:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import skimage.data
 from clips import decode, photo_clip
+from test_run import stylecast
 
 import stream
 from common.errors import UserError
@@ -235,8 +236,7 @@ def test_a_folder_of_photos_gets_a_mask_per_photo(tmp_path: Path, tiny_style: Pa
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(REPO / "stream.py"), "run", "--headless", "--no-captions", *args],
-                          capture_output=True, text=True, timeout=300, cwd=REPO)
+    return stylecast("--headless", "--no-captions", *args)
 
 
 @pytest.fixture(scope="module")
