@@ -23,6 +23,9 @@ from training.checkpoint import StyleInfo, load_style
 from training.model import StyleNetwork
 
 OPSET = 17
+# Bumped whenever StyleNetwork's forward is rewritten into a different graph (2: full-size steps at half size),
+# so a cached export of the old graph is never reused.
+GRAPH_VERSION = 2
 INPUT_NAME = "frames"
 OUTPUT_NAME = "stylized"
 # ORT on CPU vs PyTorch on CPU, both FP32: differences are summation order only (~1e-6).
@@ -48,7 +51,7 @@ def export_onnx(model: StyleNetwork, path: Path, sample_hw: tuple[int, int] = (6
     axes = {0: "batch", 2: "height", 3: "width"}
 
     def write(tmp: Path) -> None:
-        with torch.inference_mode(), warnings.catch_warnings():
+        with torch.inference_mode(), warnings.catch_warnings(), model.kernels_fixed():
             warnings.simplefilter("ignore")  # constant-folding notes about the crop's Slice: harmless
             torch.onnx.export(
                 model, (sample,), str(tmp), dynamo=False, opset_version=OPSET,
@@ -112,13 +115,13 @@ def convert_to_mixed_fp16(src: Path, dst: Path) -> Path:
 def style_onnx(style: str | Path, precision: str = "fp32") -> tuple[Path, StyleInfo]:
     """The ONNX file of a style (shipped name or checkpoint), exported and checked once, then cached.
 
-    The cache key is the weights' SHA-256 + torch version + opset + precision, so a retrained style
-    or a new exporter makes a new file.
+    The cache key is the weights' SHA-256 + torch version + opset + GRAPH_VERSION + precision, so a retrained style
+    or a new exporter or forward makes a new file.
     """
     if precision not in ("fp32", "fp16"):
         raise UserError(f"unknown ONNX precision '{precision}' (fp32 or fp16)")
     model, info = load_style(style, "cpu")
-    key = cache_key(file_sha256(info.weights_path), torch.__version__, OPSET)
+    key = cache_key(file_sha256(info.weights_path), torch.__version__, OPSET, GRAPH_VERSION)
     fp32_path = cache_dir("onnx") / f"{info.name}-{key}.onnx"
     if fp32_path.is_file():
         used(fp32_path)
