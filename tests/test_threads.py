@@ -1,6 +1,8 @@
 """common.threads: one place decides the threads of every engine."""
 from __future__ import annotations
 
+import time
+
 import onnxruntime as ort
 
 from common import threads
@@ -38,6 +40,28 @@ def test_onnxruntime_options_single_place():
     options = ort.SessionOptions()
     assert threads.configure_onnxruntime(options, 1) == 1
     assert options.intra_op_num_threads == 1 and options.inter_op_num_threads == 1
-    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     busy = threads.busy_cores_now(0.05)
     assert busy is None or busy >= 0.0
+
+
+def test_onnxruntime_workers_stop_spinning_when_a_run_ends(tmp_path):
+    """Workers may spin inside a run (fast), never between frames: after a run the process uses no CPU."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weights = numpy_helper.from_array(np.random.default_rng(0).random((16, 16, 3, 3), np.float32), "w")
+    graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])], "conv",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16, 128, 128])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16, 128, 128])], [weights])
+    path = tmp_path / "conv.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    options = ort.SessionOptions()
+    threads.configure_onnxruntime(options, 2)
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    x = np.ones((1, 16, 128, 128), np.float32)
+    for _ in range(3):
+        session.run(None, {"x": x})
+    before = time.process_time()
+    time.sleep(0.3)  # what a frame loop does between frames
+    assert time.process_time() - before < 0.03  # a spinning worker would burn ~0.3 s of CPU here
