@@ -106,17 +106,12 @@ def refine(paintings: list[Path], photos, frames, flows, input_warp: float, work
 
 
 def blend_sweep(a: str, b: str, photo: np.ndarray, steps: int = 20) -> np.ndarray:
-    """Mean |change| (0-255) of the output between neighbouring weights of an a->b sweep."""
-    from training.conditional import load_conditional, mix_codes
-    from training.data import to_image, to_tensor
-    from training.style_spec import mixed_code, parse_spec
-
-    model = load_conditional()
-    codes = [mixed_code(parse_spec(a)), mixed_code(parse_spec(b))]
-    x = to_tensor(photo)
-    with torch.no_grad():
-        outputs = [to_image(model(x, mix_codes(codes, [1 - t, t]))).astype(np.float32)
-                   for t in np.linspace(0, 1, steps + 1)]
+    """Mean |change| (0-255) of the output between neighbouring weights of an a->b sweep, each step the style
+    the product makes of `A:1-t,B:t` (folded, detail and colour calibration included)."""
+    outputs = []
+    for t in np.linspace(0, 1, steps + 1):
+        model, _ = load_style(materialize(f"{a}:{1 - t:.4f},{b}:{t:.4f}"))
+        outputs.append(stylize_image(model, photo).astype(np.float32))
     return np.array([np.abs(q - p).mean() for p, q in zip(outputs, outputs[1:])])
 
 
@@ -239,7 +234,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as workdir:
         refined = refine(paintings[:args.refine], photos, frames, flows, input_warp, Path(workdir))
     sweeps = {f"{a} -> {b}": blend_sweep(a, b, photos[0]) for a, b in
-              (("starry_night:1", "scream:1"), (str(paintings[0]), str(paintings[1])))}
+              (("starry_night", "scream"), (str(paintings[0]), str(paintings[1])))}
     unseen = sorted((REPO / "data/styles/train").iterdir())[:2]  # pictures no step above has coded
     latency = time_to_new_picture(unseen, photos[0])
     switch = live_switch(sorted((REPO / "data/styles/train").iterdir())[2])

@@ -207,16 +207,34 @@ class StyleNetwork(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
+        x = self._prepare(x)
+        y = torch.sigmoid(self._phase_logits(x))
+        if self.detail:
+            y = (y + (self.detail / 100.0) * self.detail_phases(x)).clamp(0.0, 1.0)
+        return F.pixel_shuffle(y, 2)[..., :h, :w]
+
+    def colour_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Bx3xHxW: the output before its sigmoid (and before the detail): what a colour calibration shifts."""
+        h, w = x.shape[-2:]
+        return F.pixel_shuffle(self._phase_logits(self._prepare(x)), 2)[..., :h, :w]
+
+    @staticmethod
+    def _prepare(x: torch.Tensor) -> torch.Tensor:
+        """[0, 1] -> [-1, 1], padded (edge pixels repeated) to a multiple of PAD_MULTIPLE."""
+        h, w = x.shape[-2:]
         pad_h = (PAD_MULTIPLE - h % PAD_MULTIPLE) % PAD_MULTIPLE
         pad_w = (PAD_MULTIPLE - w % PAD_MULTIPLE) % PAD_MULTIPLE
-        x = F.pad(x * 2.0 - 1.0, (0, pad_w, 0, pad_h), mode="replicate")
+        return F.pad(x * 2.0 - 1.0, (0, pad_w, 0, pad_h), mode="replicate")
+
+    def _phase_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Bx12xH/2xW/2 output logits of the prepared input, channel 4*colour + pixel phase."""
         kernels = self._fixed_kernels or self.full_size_kernels()
         half = self.encode(x, kernels)
         quarter = self.encode_quarter(half)
         tokens = self.blocks(self.down(quarter))
         quarter = self.quarter_decoder(quarter + upsample2(self.to_quarter(tokens)))
         half = self.half_decoder(half + upsample2(self.to_half(quarter)))
-        return self.decode_full(half, x, kernels)[..., :h, :w]
+        return self.decode_logits(half, x, kernels)
 
     # The two full-size steps compute what their modules describe (encode_half: space-to-depth, then a 3x3 conv;
     # output: bilinear x2, then a 3x3 conv) in a form that never moves full-size data around. In ONNX Runtime at
@@ -261,22 +279,18 @@ class StyleNetwork(nn.Module):
         x = torch.cat([x[:, :, :, 2:4], x, x[:, :, :, -4:-2]], dim=3)
         return F.silu(F.conv2d(x, kernels["encode"], kernels["encode_bias"], stride=2))
 
-    def decode_full(self, half: torch.Tensor, x: torch.Tensor, kernels: dict[str, torch.Tensor]) -> torch.Tensor:
-        """sigmoid(output(cat[upsample2(to_full(half)), x])) (+ the detail) at half size, then depth-to-space.
+    def decode_logits(self, half: torch.Tensor, x: torch.Tensor, kernels: dict[str, torch.Tensor]) -> torch.Tensor:
+        """output(cat[upsample2(to_full(half)), x]) at half size, for the four pixel phases (depth-to-space later).
 
         Exact inside; on the outermost pixel ring the upsampled map is extended by its edge value instead of
         mirrored (differences up to 0.06 there on the shipped mosaic, nothing to see; every backend runs this form)."""
         z = F.conv2d(F.pad(self.to_full(half), (1, 1, 1, 1), mode="replicate"), kernels["on_features"],
                      kernels["bias"])
-        z = z + F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), kernels["on_pixels"], stride=2)
-        y = torch.sigmoid(z)
-        if self.detail:
-            y = (y + (self.detail / 100.0) * self.detail_phases(x)).clamp(0.0, 1.0)
-        return F.pixel_shuffle(y, 2)
+        return z + F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), kernels["on_pixels"], stride=2)
 
     def detail_phases(self, x: torch.Tensor) -> torch.Tensor:
         """Bx12xH/2xW/2: `fine_detail` for the four pixel phases (channel 4*o + 2*a + b, the same for o = R, G, B),
-        as decode_full adds it.
+        as forward adds it.
 
         A row pass then a column pass, each stride 2 in its direction (detail_phase_kernels): at 640x360 in ONNX
         Runtime 0.8 ms, where the full-size 1-channel convs cost 1.9 ms."""

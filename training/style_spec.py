@@ -185,16 +185,19 @@ def style_name(ingredients: list[Ingredient]) -> str:
     return "-".join(parts)[:80]
 
 
-FOLD_VERSION = 2  # bump when ConditionalStyleNetwork.fixed() or the style code changes what a code becomes
-# (2: the folded network passes the input's finest detail through, conditional.FOLDED_DETAIL)
+FOLD_VERSION = 3  # bump when ConditionalStyleNetwork.fixed() or the style code changes what a code becomes
+# (2: the folded network passes the input's finest detail through, conditional.FOLDED_DETAIL;
+#  3: its mean colour is calibrated to the painting's, training/calibration.py)
 
 
 def materialize(spec: str, conditional: Path | None = None) -> Path:
     """The style checkpoint for a picture or blend spec: folded from the conditional network, cached by the
     network's files, the fold's version and the code (the same picture twice is one entry)."""
     from export.cache import cache_dir, cache_key, file_sha256, prune, used
+    from training.calibration import calibrate_mean_colour
     from training.checkpoint import read_style_info, save_style
     from training.conditional import default_conditional, load_conditional
+    from training.style_code import EMBEDDING_SIZE
 
     conditional = Path(conditional or default_conditional())
     ingredients = parse_spec(spec)
@@ -211,10 +214,13 @@ def materialize(spec: str, conditional: Path | None = None) -> Path:
             return path
     except UserError:
         pass
+    network = load_conditional(conditional).fixed(code)
+    shift = calibrate_mean_colour(network, code[EMBEDDING_SIZE:EMBEDDING_SIZE + 3])  # the code's mean RGB
     try:
-        save_style(load_conditional(conditional).fixed(code), path, name=name, description=f"from {spec}"[:200],
+        save_style(network, path, name=name, description=f"from {spec}"[:200],
                    training={"from": "conditional", "conditional": str(conditional),
-                             "ingredients": [{"style": i.label, "weight": i.weight} for i in ingredients]})
+                             "ingredients": [{"style": i.label, "weight": i.weight} for i in ingredients],
+                             "colour_shift": [round(float(v), 4) for v in shift]})
     except OSError as exc:  # a full or read-only cache: one line, the old style keeps running
         raise UserError(f"cannot save the style for {spec!r}: {describe_os_error(exc)}") from None
     prune("styles")
