@@ -56,7 +56,10 @@ class FrameProcessor:
     def set_style(self, style: str | Path) -> str:
         """Switch style between two frames; returns the new style's name. The slow part (a picture's code,
         an export) happens first, outside the lock, so frames keep flowing in the old style meanwhile."""
-        prepared = self.stylizer.prepare(style)
+        from common.threads import run_in_background
+
+        prepared = run_in_background(lambda: self.stylizer.prepare(style),
+                                     single_torch_thread=self.stylizer.name != "pytorch-cpu")
         with self._lock:
             return self.stylizer.load_style(prepared).name
 

@@ -1,6 +1,7 @@
 """common.threads: one place decides the threads of every engine."""
 from __future__ import annotations
 
+import os
 import time
 
 import onnxruntime as ort
@@ -65,3 +66,21 @@ def test_onnxruntime_workers_stop_spinning_when_a_run_ends(tmp_path):
     before = time.process_time()
     time.sleep(0.3)  # what a frame loop does between frames
     assert time.process_time() - before < 0.03  # a spinning worker would burn ~0.3 s of CPU here
+
+
+def test_a_style_is_prepared_on_a_lower_priority_thread_with_one_torch_thread():
+    import threading
+
+    import pytest
+    import torch
+
+    torch_threads = torch.get_num_threads()
+    seen = threads.run_in_background(lambda: (threading.get_native_id(), os.getpriority(
+        os.PRIO_PROCESS, threading.get_native_id()), torch.get_num_threads()))
+    native_id, nice, inside = seen
+    assert native_id != threading.get_native_id()  # a fresh thread: the caller keeps its priority
+    assert nice >= threads.BACKGROUND_NICE and inside == 1
+    assert torch.get_num_threads() == torch_threads
+    assert threads.run_in_background(torch.get_num_threads, single_torch_thread=False) == torch_threads
+    with pytest.raises(ValueError, match="bad picture"):
+        threads.run_in_background(lambda: (_ for _ in ()).throw(ValueError("bad picture")))
