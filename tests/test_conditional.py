@@ -220,6 +220,9 @@ def test_refine_starts_from_the_instant_style(tmp_path, conditional):
     _, info = load_style(tmp_path / "styles" / "mine.safetensors")
     assert info.training["init"].endswith(".safetensors") and info.training["steps_done"] == 3
     assert info.architecture == {**load_conditional(conditional).architecture, "detail": FOLDED_DETAIL}  # as folded
+    from stream import REFINE_CONTENT_WEIGHT, REFINE_LR
+
+    assert info.training["lr"] == REFINE_LR and info.training["weights"]["content"] == REFINE_CONTENT_WEIGHT
 
 
 def test_resolve_style_keeps_names_and_checkpoints_as_they_were(tiny_style):
