@@ -212,7 +212,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         args.init = str(materialize(args.style))  # the instant style is where the refinement starts
         args.steps = args.steps or REFINE_STEPS
-        args.lr = args.lr or REFINE_LR
+        if args.lr is None:
+            args.lr = REFINE_LR
         if args.content_weight is None:
             args.content_weight = REFINE_CONTENT_WEIGHT
         args.size = args.size or 128

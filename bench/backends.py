@@ -343,8 +343,9 @@ def to_markdown(rows: list[Row], *, style: str, command: str, runs: int, note: s
 
 
 def style_label(style: str) -> str:
-    """How a style shows in the table: a shipped name or blend as given, a file by its name."""
-    return Path(style).name if os.sep in style or Path(style).suffix else style
+    """How a style shows in the table: a shipped name as given, a file by its name, a blend part by part."""
+    return ",".join(Path(part).name if os.sep in part or Path(part.split(":")[0]).suffix else part
+                    for part in style.split(","))
 
 
 def default_benchmark_style(workdir: Path) -> tuple[str, str]:
@@ -395,6 +396,10 @@ def run_benchmark(*, sizes: list[tuple[int, int]], backends: list[str] | None, r
     scales = render_scales or ["1"]
     for scale in scales:
         parse_render_scale(scale)
+    labels = [style_label(style) for style in styles or []]
+    if len(set(labels)) < len(labels):
+        raise UserError(f"two --style values would share a row ({', '.join(labels)}): give each style once, "
+                        "and pictures different file names")
     with tempfile.TemporaryDirectory() as tmp:
         if styles:
             style_args, style_text = list(styles), ", ".join(styles)

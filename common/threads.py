@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 from typing import Callable, TypeVar
@@ -139,34 +140,46 @@ def run_in_background(work: Callable[[], T], *, single_torch_thread: bool = True
     Why: the preparation (the picture's code, the fold, the colour calibration, the ONNX export) took the core the
     model's second thread needed: at 640x360 the p95 frame time went 12 -> 51 ms during a switch; on a niced
     thread with one torch thread, 12.5 -> 17 ms. A fresh thread because a thread's nice value cannot be raised
-    back without privileges. `single_torch_thread=False` where torch also runs the frames (pytorch-cpu): its
-    thread count is the frame loop's. One preparation at a time."""
+    back without privileges (Linux; elsewhere the thread keeps its priority). The torch thread count set here
+    holds for this thread only where torch already runs on the others (OpenMP keeps one count per thread);
+    `single_torch_thread=False` where torch runs the frames (pytorch-cpu). One preparation at a time: the
+    worker holds the lock, so an interrupted caller does not let a second one start beside it."""
     outcome: dict[str, object] = {}
 
     def body() -> None:
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
-        except (AttributeError, OSError):  # not Linux: the frame loop shares the cores evenly
-            pass
-        import torch
+        with _ONE_PREPARATION:
+            try:
+                lower_thread_priority(BACKGROUND_NICE)
+                import torch
 
-        threads = torch.get_num_threads()
-        try:
-            if single_torch_thread:
-                torch.set_num_threads(1)
-            outcome["result"] = work()
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
-            outcome["error"] = exc
-        finally:
-            torch.set_num_threads(threads)
+                threads = torch.get_num_threads()
+                try:
+                    if single_torch_thread:
+                        torch.set_num_threads(1)
+                    outcome["result"] = work()
+                finally:
+                    torch.set_num_threads(threads)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                outcome["error"] = exc
 
-    with _ONE_PREPARATION:
-        thread = threading.Thread(target=body, name="stylecast-prepare", daemon=True)
-        thread.start()
-        thread.join()
+    thread = threading.Thread(target=body, name="stylecast-prepare", daemon=True)
+    thread.start()
+    thread.join()
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]
     return outcome["result"]  # type: ignore[return-value]
+
+
+def lower_thread_priority(by: int) -> None:
+    """Raise the calling thread's nice value by `by` (Linux, where it is per thread; elsewhere nothing: there the
+    call would renice the whole process, frame loop included)."""
+    if not sys.platform.startswith("linux"):
+        return
+    thread = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + by))
+    except OSError:
+        pass
 
 
 def make_background_process(idle_priority: bool = True) -> None:

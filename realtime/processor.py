@@ -58,8 +58,8 @@ class FrameProcessor:
         an export) happens first, outside the lock, so frames keep flowing in the old style meanwhile."""
         from common.threads import run_in_background
 
-        prepared = run_in_background(lambda: self.stylizer.prepare(style),
-                                     single_torch_thread=self.stylizer.name != "pytorch-cpu")
+        backend = getattr(self.stylizer, "inner", self.stylizer).name  # under a render scale wrapper too
+        prepared = run_in_background(lambda: self.stylizer.prepare(style), single_torch_thread=backend != "pytorch-cpu")
         with self._lock:
             return self.stylizer.load_style(prepared).name
 

@@ -6,7 +6,7 @@ import re
 import pytest
 
 import stream
-from bench.backends import parse_sizes
+from bench.backends import parse_sizes, style_label
 from common.errors import UserError
 from export.backends import AUTO_ORDER, unavailable_reason
 
@@ -55,6 +55,9 @@ def test_bench_rejects_bad_options(tiny_style):
     if missing:  # e.g. tensorrt on a machine without it: one line, exit 2, nothing timed
         assert stream.main(["bench", "--backends", missing[0], "--sizes", "64x48", "--no-peer"]) == 2
     assert stream.main(["bench", "--runs", "0", "--sizes", "64x48"]) == 2
+    # two styles that would share a row: refused before anything is timed
+    assert stream.main(["bench", "--sizes", "64x48", "--no-peer", "--style", "mosaic", "--style", "mosaic"]) == 2
+    assert style_label("a/x.jpg:0.5,b/y.jpg:0.5") == "x.jpg:0.5,y.jpg:0.5" and style_label("mosaic") == "mosaic"
 
 
 def test_bench_times_several_styles_in_one_run(tiny_style, tmp_path, monkeypatch):

@@ -28,10 +28,10 @@ def calibration_photos() -> tuple[torch.Tensor, ...]:
     """The shipped calibration photos as 1x3xHxW float tensors in [0, 1] (read once per process)."""
     from training.data import read_image
 
-    paths = sorted(CALIBRATION_DIR.glob("*.jpg"))
-    if not paths:
-        raise UserError(f"the calibration photos are missing from {CALIBRATION_DIR}: reinstall stylecast")
-    return tuple(torch.from_numpy(read_image(path)).permute(2, 0, 1)[None].float() / 255.0 for path in paths)
+    images = [read_image(path) for path in sorted(CALIBRATION_DIR.glob("*.jpg"))]
+    if not images or any(image is None for image in images):
+        raise UserError(f"the calibration photos in {CALIBRATION_DIR} are missing or damaged: reinstall stylecast")
+    return tuple(torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255.0 for image in images)
 
 
 @torch.no_grad()

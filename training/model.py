@@ -266,12 +266,13 @@ class StyleNetwork(nn.Module):
     @contextmanager
     def kernels_fixed(self) -> Iterator[StyleNetwork]:
         """While exporting: the rewritten kernels as constants, so the graph holds plain convs (no Einsum, Tile)."""
+        previous = self._fixed_kernels
         with torch.no_grad():
             self._fixed_kernels = {name: value.detach().clone() for name, value in self.full_size_kernels().items()}
         try:
-            yield self
+            yield self  # the parameters must not change in here: the graph would keep the old kernels
         finally:
-            self._fixed_kernels = None
+            self._fixed_kernels = previous
 
     def encode(self, x: torch.Tensor, kernels: dict[str, torch.Tensor]) -> torch.Tensor:
         """encode_half, exactly, borders included: its reflection by one 2x2 block is rows/columns 2-3 from the edge."""
@@ -283,7 +284,8 @@ class StyleNetwork(nn.Module):
         """output(cat[upsample2(to_full(half)), x]) at half size, for the four pixel phases (depth-to-space later).
 
         Exact inside; on the outermost pixel ring the upsampled map is extended by its edge value instead of
-        mirrored (differences up to 0.06 there on the shipped mosaic, nothing to see; every backend runs this form)."""
+        mirrored: a one-pixel border that differs by up to 0.06 (15/255) on the shipped mosaic from the form it was
+        trained in (quality harness unchanged to 0.01; every backend runs this form)."""
         z = F.conv2d(F.pad(self.to_full(half), (1, 1, 1, 1), mode="replicate"), kernels["on_features"],
                      kernels["bias"])
         return z + F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), kernels["on_pixels"], stride=2)
@@ -299,7 +301,11 @@ class StyleNetwork(nn.Module):
         return F.conv2d(rows, self.detail_columns, stride=(2, 1))
 
     def fine_detail(self, x: torch.Tensor) -> torch.Tensor:
-        """Bx1xHxW: the input's luminance minus its Gaussian blur (x in [-1, 1], result in [0, 1] units)."""
+        """Bx1xHxW: the input's luminance minus its Gaussian blur (x in [-1, 1], result in [0, 1] units).
+
+        H and W even, as forward's padding makes them (the four phases are computed 2x2 at a time)."""
+        if x.shape[-2] % 2 or x.shape[-1] % 2:
+            raise ValueError(f"fine_detail needs an even height and width, got {tuple(x.shape[-2:])}")
         return F.pixel_shuffle(self.detail_phases(x)[:, :4], 2)
 
 

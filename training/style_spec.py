@@ -185,7 +185,8 @@ def style_name(ingredients: list[Ingredient]) -> str:
     return "-".join(parts)[:80]
 
 
-FOLD_VERSION = 3  # bump when ConditionalStyleNetwork.fixed() or the style code changes what a code becomes
+FOLD_VERSION = 3  # bump when what a code becomes changes: ConditionalStyleNetwork.fixed(), the style code, or the
+# colour calibration (its photos, its solver, StyleNetwork.colour_logits)
 # (2: the folded network passes the input's finest detail through, conditional.FOLDED_DETAIL;
 #  3: its mean colour is calibrated to the painting's, training/calibration.py)
 
