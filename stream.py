@@ -236,7 +236,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                          style_size=args.style_size, batch=args.batch, device=args.device, gan=args.gan,
                          weights=weights, features=args.features, vgg_weights=args.vgg_weights,
                          threads=args.threads, architecture=args.architecture or {}, init=args.init, work_dir=args.work_dir,
-                         save_every=args.save_every, description=args.description,
+                         save_every=args.save_every, description=args.description, calibrate_colour=args.refine,
                          **({"lr": args.lr} if args.lr is not None else {}))
     if args.out:
         config.out = args.out

@@ -223,6 +223,7 @@ def test_refine_starts_from_the_instant_style(tmp_path, conditional):
     from stream import REFINE_CONTENT_WEIGHT, REFINE_LR
 
     assert info.training["lr"] == REFINE_LR and info.training["weights"]["content"] == REFINE_CONTENT_WEIGHT
+    assert info.training["calibrate_colour"] and len(info.training["colour_shift"]) == 3  # as an instant style is
 
 
 def test_resolve_style_keeps_names_and_checkpoints_as_they_were(tiny_style):

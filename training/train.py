@@ -17,6 +17,7 @@ Multi-GPU: run under `torchrun --nproc_per_node N stream.py train ...` (DDP; glo
 """
 from __future__ import annotations
 
+import copy
 import contextlib
 import logging
 import os
@@ -84,6 +85,7 @@ class TrainConfig:
     seed: int = 0
     description: str = ""
     progress: bool = True
+    calibrate_colour: bool = False  # move the finished network's mean colour to the style's (training/calibration.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -554,6 +556,15 @@ def stylize_image(model: nn.Module, image: np.ndarray) -> np.ndarray:
 def write_style(trainer: StyleTrainer, config: TrainConfig) -> Path:
     """The finished style: weights + JSON via save_style, and NAME.jpg showing it on a photo."""
     generator = _unwrap(trainer.generator).eval()
+    training_extra = {}
+    if config.calibrate_colour:  # a copy: the resume state keeps the weights as trained
+        from training.calibration import calibrate_mean_colour
+        from training.style_code import colour_statistics
+
+        generator = copy.deepcopy(generator).cpu()
+        target = np.mean([colour_statistics(image)[:3] for image in load_images(config.style)], axis=0)
+        shift = calibrate_mean_colour(generator, torch.from_numpy(target))
+        training_extra["colour_shift"] = [round(float(v), 4) for v in shift]
     photo = _scale_short_side(preview_photo(), PREVIEW_SIZE)
     out_dir = Path(config.out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -565,5 +576,6 @@ def write_style(trainer: StyleTrainer, config: TrainConfig) -> Path:
     training_info["minutes"] = round(trainer.seconds / 60.0, 1)
     training_info["threads"] = torch.get_num_threads() if trainer.device.type == "cpu" else None
     training_info["feature_network"] = getattr(trainer.features, "kind", "unknown")
+    training_info.update(training_extra)
     return save_style(generator, _final_style_path(config), name=config.name, description=config.description,
                       training=training_info, preview=preview)
