@@ -152,14 +152,16 @@ def live_switch(painting: Path, frame_count: int = 80) -> dict[str, float]:
     """Frame times (ms) of a 640x360 processor loop, normally and while a switch to a new picture runs beside it."""
     from bench.backends import demo_frames
     from export.backends import create_stylizer
-    from realtime.processor import FrameProcessor
+    from export.onnx import ensure_picture_template
     from realtime.frames import Frame
+    from realtime.processor import FrameProcessor
 
     processor = FrameProcessor(create_stylizer("mosaic", "onnx-cpu", "1"))
     frames = demo_frames((360, 640), 8)
     normal, during = [], []
     switch = threading.Thread(target=processor.set_style, args=(f"{painting}:0.7,scream:0.3",))
     with fresh_cache():
+        ensure_picture_template()  # as `stylecast run` does before its loop: the first picture ever traces it
         for index in range(frame_count):
             if index == frame_count // 2:
                 switch.start()

@@ -70,7 +70,8 @@ def wants_preview(args: argparse.Namespace) -> bool:
 
 def build_processor(args: argparse.Namespace) -> FrameProcessor:
     """The stylizer (through the one backend chooser) and the FrameProcessor around it."""
-    from export.backends import create_stylizer
+    from export.backends import OnnxCPUStylizer, create_stylizer
+    from export.onnx import ensure_picture_template
     from realtime.processor import FrameProcessor
 
     check_strength(args.strength)
@@ -78,6 +79,8 @@ def build_processor(args: argparse.Namespace) -> FrameProcessor:
     stylizer = create_stylizer(args.style, args.backend, getattr(args, "render_scale", 1.0),
                                getattr(args, "target_fps", None))
     _say(f"style '{stylizer.info.name}' on {stylizer.name}")
+    if isinstance(getattr(stylizer, "inner", stylizer), OnnxCPUStylizer):
+        ensure_picture_template()  # a picture switched to live is then written, not traced (a 0.4 s freeze)
     return FrameProcessor(stylizer, strength=args.strength, keep_colours=getattr(args, "keep_colors", False),
                           apply=apply, mask_every=mask_every)
 

@@ -110,3 +110,34 @@ def test_tensorrt_fp16_engine_close_to_fp32_and_cached(tiny_style):
     with torch.inference_mode():
         error = (TensorRTEngine(engine)(x) - model(x)).abs().max().item()
     assert error < 0.02
+
+
+def test_a_live_style_is_written_into_the_template_without_tracing(tmp_path, monkeypatch):
+    """Beside a running frame loop a new style's ONNX file is its weights dropped into the architecture's template
+    (tracing holds the GIL for ~0.4 s: a frozen frame). Its output is the network's, as a traced export's is."""
+    from export.backends import OnnxCPUStylizer
+    from export.onnx import export_by_template, template_onnx
+
+    real_export, traced = torch.onnx.export, []
+
+    def export(*args, **kwargs):
+        traced.append(kwargs.get("do_constant_folding"))
+        return real_export(*args, **kwargs)
+
+    monkeypatch.setattr(torch.onnx, "export", export)
+    torch.manual_seed(3)
+    first, second = (StyleNetwork(base_channels=8, dim=16, depth=1, heads=2, detail=50).eval() for _ in range(2))
+    template = template_onnx(first)  # traced once for this architecture
+    assert template_onnx(second) == template and len(traced) == 1
+    written = export_by_template(second, tmp_path / "second.onnx")
+    assert check_onnx(second, written, hw=(37, 53)) < 1e-4 and len(traced) == 1
+    # the frame loop's path: the first style opens as at startup (traced), prepare() writes the next one from the
+    # template and opens its session, load_style() swaps it in
+    stylizer = OnnxCPUStylizer(save_style(first, tmp_path / "first.safetensors", name="first"))
+    before = len(traced)
+    checkpoint = save_style(second, tmp_path / "second.safetensors", name="second")
+    assert stylizer.load_style(stylizer.prepare(checkpoint)).name == "second" and len(traced) == before
+    frame = (np.random.default_rng(0).random((40, 64, 3)) * 255).astype(np.uint8)
+    with torch.inference_mode():
+        expected = second(torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255)[0].permute(1, 2, 0).numpy()
+    assert np.abs(stylizer(frame).astype(np.float32) / 255 - expected).max() < 2 / 255
