@@ -52,6 +52,7 @@ def cpu_after_runs(path, configure) -> float:
     import numpy as np
 
     options = ort.SessionOptions()
+    options.log_severity_level = 3  # the control overwrites a key: a warning, not news
     configure(options)
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     x = np.ones((1, 16, 128, 128), np.float32)
@@ -80,9 +81,10 @@ def test_onnxruntime_workers_stop_spinning_when_a_run_ends(tmp_path):
         threads.configure_onnxruntime(options, 2)
         options.add_session_config_entry("session.force_spinning_stop", "0")
 
-    if threads.cpu_count() < 2 or cpu_after_runs(path, spinning_between_runs) < 0.05:
+    # measured here: ~0.03 s of CPU after the runs when left spinning, ~0.0001 s with the stop
+    if threads.cpu_count() < 2 or cpu_after_runs(path, spinning_between_runs) < 0.01:
         pytest.skip("ORT's workers do not spin long enough after a run on this machine to tell the difference")
-    assert cpu_after_runs(path, lambda options: threads.configure_onnxruntime(options, 2)) < 0.03
+    assert cpu_after_runs(path, lambda options: threads.configure_onnxruntime(options, 2)) < 0.005
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own nice value is Linux's")
