@@ -25,9 +25,9 @@ from training.checkpoint import StyleInfo, load_style
 from training.model import StyleNetwork
 
 OPSET = 17
-# Bumped whenever StyleNetwork's forward is rewritten into a different graph (2: full-size steps at half size; 3: the detail too),
+# Bumped whenever StyleNetwork's forward is rewritten into a different graph (2: full-size steps at half size; 3: the detail too; 4: its scale folded in),
 # so a cached export of the old graph is never reused.
-GRAPH_VERSION = 3
+GRAPH_VERSION = 4
 INPUT_NAME = "frames"
 OUTPUT_NAME = "stylized"
 # ORT on CPU vs PyTorch on CPU, both FP32: differences are summation order only (~1e-6).

@@ -191,7 +191,8 @@ class StyleNetwork(nn.Module):
             self.register_buffer("blur", gaussian_line(DETAIL_SIGMA), persistent=False)
             rows, columns = detail_phase_kernels(self.luma_weights.view(3), self.blur)
             self.register_buffer("detail_rows", rows, persistent=False)
-            self.register_buffer("detail_columns", columns.repeat(3, 1, 1, 1), persistent=False)  # per RGB plane
+            self.register_buffer("detail_columns", (detail / 100.0) * columns.repeat(3, 1, 1, 1),  # per RGB plane,
+                                 persistent=False)  # scaled here: one pass less per frame
         self.encode_half = nn.Sequential(nn.PixelUnshuffle(2), ConvLayer(12, c, 3, norm=False))  # H/2
         self.encode_quarter = nn.Sequential(ConvLayer(c, 2 * c, 3, stride=2), SeparableResidual(2 * c))  # H/4
         self.down = ConvLayer(2 * c, dim, 3, stride=2)  # H/8 tokens
@@ -210,7 +211,7 @@ class StyleNetwork(nn.Module):
         x = self._prepare(x)
         y = torch.sigmoid(self._phase_logits(x))
         if self.detail:
-            y = (y + (self.detail / 100.0) * self.detail_phases(x)).clamp(0.0, 1.0)
+            y = (y + self.detail_phases(x)).clamp(0.0, 1.0)
         return F.pixel_shuffle(y, 2)[..., :h, :w]
 
     def colour_logits(self, x: torch.Tensor) -> torch.Tensor:
@@ -291,8 +292,8 @@ class StyleNetwork(nn.Module):
         return z + F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), kernels["on_pixels"], stride=2)
 
     def detail_phases(self, x: torch.Tensor) -> torch.Tensor:
-        """Bx12xH/2xW/2: `fine_detail` for the four pixel phases (channel 4*o + 2*a + b, the same for o = R, G, B),
-        as forward adds it.
+        """Bx12xH/2xW/2: `detail` % of `fine_detail` for the four pixel phases (channel 4*o + 2*a + b, the same for
+        o = R, G, B), as forward adds it.
 
         A row pass then a column pass, each stride 2 in its direction (detail_phase_kernels): at 640x360 in ONNX
         Runtime 0.8 ms, where the full-size 1-channel convs cost 1.9 ms."""
@@ -306,7 +307,7 @@ class StyleNetwork(nn.Module):
         H and W even, as forward's padding makes them (the four phases are computed 2x2 at a time)."""
         if x.shape[-2] % 2 or x.shape[-1] % 2:
             raise ValueError(f"fine_detail needs an even height and width, got {tuple(x.shape[-2:])}")
-        return F.pixel_shuffle(self.detail_phases(x)[:, :4], 2)
+        return F.pixel_shuffle(self.detail_phases(x)[:, :4], 2) / (self.detail / 100.0)
 
 
 def count_parameters(model: nn.Module) -> int:
