@@ -118,6 +118,7 @@ REFINE_STEPS = 400
 # (held-out mate-elephants / plasma-autumn, content kept 0.916 / 0.765 vs 0.883 / 0.707 at 1e-3 and 4, palette and
 # steadiness still closer than the instant style's: bench/results/arbitrary.md).
 REFINE_LR = 3e-4
+MAX_LR = 0.01  # at 1 a refine's loss went 18 -> 2400 and the style became one flat colour
 REFINE_CONTENT_WEIGHT = 8.0
 
 
@@ -149,8 +150,8 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--style-size", type=int, metavar="PX",
                    help="scale the style image's short side to PX: bigger = bigger strokes (default 1.5 x --size)")
     p.add_argument("--batch", type=int, default=4, help="crops per step (default 4)")
-    p.add_argument("--lr", type=float, help=f"the network's Adam learning rate (default 1e-3; {REFINE_LR:g} with "
-                   "--refine, which starts from a network that already styles)")
+    p.add_argument("--lr", type=float, help=f"the network's Adam learning rate, up to {MAX_LR:g} (default 1e-3; "
+                   f"{REFINE_LR:g} with --refine, which starts from a network that already styles)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="default cpu")
     p.add_argument("--resume", action="store_true", help="continue the run saved in runs/NAME")
     p.add_argument("--overwrite", action="store_true", help="start over even if runs/NAME or the style exists")
@@ -225,8 +226,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.steps = 0 if args.resume else 2000
     if (args.steps < 1 and not args.resume) or args.size < 16 or args.batch < 1:
         raise UserError("--steps and --batch must be >= 1 and --size >= 16")
-    if args.lr is not None and not (math.isfinite(args.lr) and 0 < args.lr <= 1):
-        raise UserError(f"--lr must be a number in (0, 1] (got {args.lr:g})")
+    if args.lr is not None and not (math.isfinite(args.lr) and 0 < args.lr <= MAX_LR):
+        raise UserError(f"--lr must be a number in (0, {MAX_LR:g}] (got {args.lr:g}; Adam's steps past that "
+                        "wreck a style network in a few steps)")
     weights = LossWeights(**{name: value for name in LossWeights().as_dict()
                              if (value := getattr(args, f"{name}_weight")) is not None})
     for name, value in weights.as_dict().items():  # nan/inf would train a style of NaN weights

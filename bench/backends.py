@@ -59,7 +59,7 @@ class Row:
 
 
 def parse_sizes(text: str) -> list[tuple[int, int]]:
-    """'360p,720p,1280x720' -> [(360, 640), (720, 1280), (720, 1280)] as (height, width)."""
+    """'360p,720p,1280x720' -> [(360, 640), (720, 1280)] as (height, width): each size once (rows are per size)."""
     from realtime.sources import parse_size
 
     sizes = []
@@ -71,7 +71,7 @@ def parse_sizes(text: str) -> list[tuple[int, int]]:
             sizes.append((height, width))
     if not sizes:
         raise UserError("--sizes is empty (for example --sizes 360p,720p,1080p or 640x360)")
-    return sizes
+    return list(dict.fromkeys(sizes))
 
 
 def cuda_median_ms(call: Callable[[], object], runs: int, warmup: int) -> float:
@@ -334,9 +334,10 @@ def to_markdown(rows: list[Row], *, style: str, command: str, runs: int, note: s
             lines.append(f"- {hw[1]}x{hw[0]}: fastest here is {best.engine} at {best.fps:.1f} fps, "
                          f"{best.peer_ratio:.2f}x the fps of {PEER}{loaded}.")
     lines += style_lines or []
-    lines += ["", "loaded: the same calls with one busy process beside them (a spinning subprocess this benchmark "
+    loaded = ("loaded: the same calls with one busy process beside them (a spinning subprocess this benchmark "
               "starts), engines created after it started, as a `stylecast run` started on a busy machine would be. "
-              "frame ms: uint8 numpy frame in and out (what `stylecast run` pays); on-GPU ms: "
+              if any(row.loaded_ms for row in rows) else "")
+    lines += ["", loaded + "frame ms: uint8 numpy frame in and out (what `stylecast run` pays); on-GPU ms: "
               "`stylize_tensor` on a frame already on the GPU. Peak MiB: RSS growth since the backend was "
               "created (CPU), torch.cuda.max_memory_allocated (GPU)."]
     return "\n".join(lines) + "\n"
@@ -388,6 +389,8 @@ def run_benchmark(*, sizes: list[tuple[int, int]], backends: list[str] | None, r
 
     if runs < 1 or warmup < 0:
         raise UserError("--runs must be >= 1 and --warmup >= 0")
+    if output and not output.resolve().parent.parent.is_dir():  # one new folder for results, not a mistyped tree
+        raise UserError(f"--output {output}: the folder {output.resolve().parent.parent} does not exist")
     chosen = backends or available_backends()
     for name in chosen:
         reason = unavailable_reason(name)
@@ -422,6 +425,6 @@ def run_benchmark(*, sizes: list[tuple[int, int]], backends: list[str] | None, r
                          style_lines=style_ratio_lines(ordered, [style_label(s) for s in style_args]),
                          command=command or "python stream.py " + " ".join(sys.argv[1:]))
     if output:
-        output.parent.mkdir(parents=True, exist_ok=True)
+        output.parent.mkdir(exist_ok=True)
         output.write_text(report, encoding="utf-8")
     return report

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import re
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -47,7 +49,7 @@ def test_bench_writes_table_with_peer_ratio(tiny_style, tmp_path, monkeypatch, c
 
 
 def test_bench_rejects_bad_options(tiny_style):
-    assert parse_sizes("360p, 1280x720") == [(360, 640), (720, 1280)]
+    assert parse_sizes("360p, 1280x720,640x360") == [(360, 640), (720, 1280)]  # each size once
     with pytest.raises(UserError):
         parse_sizes("big")
     assert stream.main(["bench", "--backends", "cuda-magic", "--sizes", "64x48", "--no-peer"]) == 2
@@ -55,6 +57,10 @@ def test_bench_rejects_bad_options(tiny_style):
     if missing:  # e.g. tensorrt on a machine without it: one line, exit 2, nothing timed
         assert stream.main(["bench", "--backends", missing[0], "--sizes", "64x48", "--no-peer"]) == 2
     assert stream.main(["bench", "--runs", "0", "--sizes", "64x48"]) == 2
+    # a mistyped --output path: refused before anything is timed, and no folder tree appears
+    missing = Path(tempfile.gettempdir()) / "stylecast-no-such-folder" / "deeper"
+    assert stream.main(["bench", "--sizes", "64x48", "--no-peer", "--output", str(missing / "b.md")]) == 2
+    assert not missing.parent.exists()
     # two styles that would share a row: refused before anything is timed
     assert stream.main(["bench", "--sizes", "64x48", "--no-peer", "--style", "mosaic", "--style", "mosaic"]) == 2
     assert style_label("a/x.jpg:0.5,b/y.jpg:0.5") == "x.jpg:0.5,y.jpg:0.5" and style_label("mosaic") == "mosaic"

@@ -10,6 +10,7 @@ and in the network, and a blend sweep stays smooth. The painting's mean colour i
 """
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 
 import torch
@@ -17,6 +18,8 @@ import torch
 from common.errors import UserError
 from styles import STYLES_DIR
 from training.model import StyleNetwork
+
+log = logging.getLogger(__name__)
 
 CALIBRATION_DIR = STYLES_DIR / "calibration"
 SHIFT_LIMIT = 12.0  # logits: past this the sigmoid is flat (a pure black or white painting)
@@ -54,5 +57,8 @@ def calibrate_mean_colour(network: StyleNetwork, target: torch.Tensor) -> torch.
     """Fold `mean_colour_shift` into the output layer's bias (in place); returns the shift."""
     network.eval()
     shift = mean_colour_shift(network, target)
+    if bool((shift.abs() >= SHIFT_LIMIT - 1e-3).any()):
+        log.warning("the network's colours cannot reach the style's mean colour (shift %s at its limit): its output "
+                    "is saturated; the style may come out as one flat colour", [round(float(v), 2) for v in shift])
     network.output[1].bias += shift
     return shift
