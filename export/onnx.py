@@ -25,8 +25,8 @@ from training.checkpoint import StyleInfo, load_style
 from training.model import StyleNetwork
 
 OPSET = 17
-# Bumped whenever StyleNetwork's forward is rewritten into a different graph (2: full-size steps at half size; 3: the detail too; 4: its scale folded in),
-# so a cached export of the old graph is never reused.
+# Bumped whenever StyleNetwork's forward is rewritten into a different graph, so a cached export of the old graph
+# is never reused (2: full-size steps at half size; 3: the detail too; 4: its scale folded in).
 GRAPH_VERSION = 4
 INPUT_NAME = "frames"
 OUTPUT_NAME = "stylized"
@@ -171,7 +171,8 @@ def style_onnx(style: str | Path, precision: str = "fp32", live: bool = False) -
     if precision not in ("fp32", "fp16") or (live and precision != "fp32"):
         raise UserError(f"unknown ONNX precision '{precision}' (fp32 or fp16; live: fp32)")
     model, info = load_style(style, "cpu")
-    key = cache_key(file_sha256(info.weights_path), torch.__version__, OPSET, GRAPH_VERSION, *(["live"] if live else []))
+    key = cache_key(file_sha256(info.weights_path), torch.__version__, OPSET, GRAPH_VERSION,
+                    *(["live"] if live else []))
     fp32_path = cache_dir("onnx") / f"{info.name}-{key}.onnx"
     if fp32_path.is_file():
         used(fp32_path)

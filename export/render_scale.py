@@ -124,6 +124,10 @@ class ScaledStylizer(Stylizer):
         return self.inner.info
 
     @property
+    def innermost(self) -> Stylizer:
+        return self.inner.innermost
+
+    @property
     def scale(self) -> float:
         """The scale the next frame is styled at."""
         return self.fixed if self.controller is None else self.controller.scale

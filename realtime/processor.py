@@ -57,9 +57,10 @@ class FrameProcessor:
         """Switch style between two frames; returns the new style's name. The slow part (a picture's code,
         an export) happens first, outside the lock, so frames keep flowing in the old style meanwhile."""
         from common.threads import run_in_background
+        from export.backends import TorchCPUStylizer
 
-        backend = getattr(self.stylizer, "inner", self.stylizer).name  # under a render scale wrapper too
-        prepared = run_in_background(lambda: self.stylizer.prepare(style), single_torch_thread=backend != "pytorch-cpu")
+        prepared = run_in_background(lambda: self.stylizer.prepare(style),
+                                     single_torch_thread=not isinstance(self.stylizer.innermost, TorchCPUStylizer))
         with self._lock:
             return self.stylizer.load_style(prepared).name
 

@@ -79,7 +79,7 @@ def build_processor(args: argparse.Namespace) -> FrameProcessor:
     stylizer = create_stylizer(args.style, args.backend, getattr(args, "render_scale", 1.0),
                                getattr(args, "target_fps", None))
     _say(f"style '{stylizer.info.name}' on {stylizer.name}")
-    if isinstance(getattr(stylizer, "inner", stylizer), OnnxCPUStylizer):
+    if isinstance(stylizer.innermost, OnnxCPUStylizer):
         ensure_picture_template()  # a picture switched to live is then written, not traced (a 0.4 s freeze)
     return FrameProcessor(stylizer, strength=args.strength, keep_colours=getattr(args, "keep_colors", False),
                           apply=apply, mask_every=mask_every)

@@ -71,6 +71,7 @@ def test_scaled_stylizer_styles_small_and_returns_full_size():
     assert out.shape == frame.shape and inner.sizes == [(88, 160)]  # 0.5x, rounded to multiples of 8
     assert np.array_equal(stylizer(frame, 0.0), frame)  # strength 0: the original
     assert "render scale 0.5" in stylizer.name
+    assert stylizer.innermost is inner and inner.innermost is inner  # what runs the network, under the wrapper
 
 
 def test_auto_steps_down_when_slow_and_back_up_when_fast():

@@ -432,7 +432,7 @@ def train(config: TrainConfig, resume: bool = False, overwrite: bool = False) ->
         _loop(trainer, content, run_dir, distributed)
         path = _final_style_path(config)
         if distributed.main:
-            path = write_style(trainer, config)
+            path = write_style(trainer, config, style_images)
         distributed.barrier()
         return path
     finally:
@@ -553,7 +553,7 @@ def stylize_image(model: nn.Module, image: np.ndarray) -> np.ndarray:
     return to_image(model(to_tensor(image).to(device)))
 
 
-def write_style(trainer: StyleTrainer, config: TrainConfig) -> Path:
+def write_style(trainer: StyleTrainer, config: TrainConfig, style_images: list[np.ndarray]) -> Path:
     """The finished style: weights + JSON via save_style, and NAME.jpg showing it on a photo."""
     generator = _unwrap(trainer.generator).eval()
     training_extra = {}
@@ -562,7 +562,7 @@ def write_style(trainer: StyleTrainer, config: TrainConfig) -> Path:
         from training.style_code import colour_statistics
 
         generator = copy.deepcopy(generator).cpu()
-        target = np.mean([colour_statistics(image)[:3] for image in load_images(config.style)], axis=0)
+        target = np.mean([colour_statistics(image)[:3] for image in style_images], axis=0)
         shift = calibrate_mean_colour(generator, torch.from_numpy(target))
         training_extra["colour_shift"] = [round(float(v), 4) for v in shift]
     photo = _scale_short_side(preview_photo(), PREVIEW_SIZE)
